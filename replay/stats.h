@@ -1,0 +1,53 @@
+/* What a replay measured: counters and latency histograms. No I/O, so the
+ * same figures feed the terminal summary, the JSON report and, later,
+ * per-thread or per-shard merges.
+ *
+ * Histograms are in microseconds, 1 us to 1 hour at 3 significant digits.
+ */
+#ifndef RP_STATS_H
+#define RP_STATS_H
+
+#include <stdint.h>
+
+#include "replay/hist.h"
+#include "replay/transport.h"
+
+#define RP_STATS_MAX_STATUS 1000   /* statuses 0..999 are counted one by one */
+
+typedef struct rp_stats {
+    uint64_t due;              /* requests whose due time came, skipped ones included */
+    uint64_t submitted;        /* handed to the transport */
+    uint64_t sent;             /* started going out on a connection */
+    uint64_t responses;        /* complete responses, any status */
+    uint64_t skipped_connect;  /* CONNECT requests, never sent */
+    uint64_t submit_failed;    /* the transport refused them (out of memory) */
+    uint64_t cancelled;        /* in flight when the run was stopped */
+    uint64_t errors[RP_ERR_KINDS];   /* by enum rp_error_kind; [0] unused */
+    uint64_t status[RP_STATS_MAX_STATUS];
+    uint64_t bytes_received;
+
+    rp_hist *latency;          /* response complete minus due time */
+    rp_hist *service;          /* response complete minus actual send */
+    rp_hist *send_lag;         /* actual send minus due time, every sent request */
+    rp_hist *ttfb;             /* first response byte minus actual send */
+} rp_stats;
+
+/* Allocates the histograms. Returns 0, or -1 when out of memory (s is
+ * then left empty and safe to free). */
+int rp_stats_init(rp_stats *s);
+
+void rp_stats_free(rp_stats *s);
+
+/* Accounts for one request the transport finished with. */
+void rp_stats_record(rp_stats *s, const rp_request *req, const rp_outcome *out);
+
+/* Adds src into dst. Returns 0, or -1 on mismatched histograms. */
+int rp_stats_merge(rp_stats *dst, const rp_stats *src);
+
+uint64_t rp_stats_errors_total(const rp_stats *s);
+uint64_t rp_stats_skipped_total(const rp_stats *s);
+
+/* Name of an error kind as used in reports: "connect", "timeout"... */
+const char *rp_stats_error_name(int kind);
+
+#endif
