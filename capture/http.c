@@ -107,6 +107,7 @@ static const char *const skip_names[RP_SKIP_COUNT] = {
     [RP_SKIP_HEADERS_TOO_LARGE] = "header block too large",
     [RP_SKIP_REQUEST_GAP] = "request cut by missing packets or snap length",
     [RP_SKIP_REQUEST_UNFINISHED] = "connection ended inside a request",
+    [RP_SKIP_REQUEST_STALLED] = "request incomplete after the response timeout",
     [RP_SKIP_RESPONSE_UNPAIRED] = "response without a captured request",
 };
 
@@ -715,10 +716,11 @@ static size_t scan_line(hconn *c, side *s, const uint8_t *data, size_t len, cons
     const uint8_t *nl = memchr(data + i, '\n', len - i);
     size_t take = nl ? (size_t)(nl - (data + i)) + 1 : len - i;
     if (s->line.len + take > h->o.max_line) {
-        if (s->st == ST_LINE) {
-            h->stats.skipped[RP_SKIP_LINE_TOO_LONG]++;
+        /* Counted even while resynchronising: the line looked like a start
+         * line until it grew too long. */
+        h->stats.skipped[RP_SKIP_LINE_TOO_LONG]++;
+        if (s->st == ST_LINE)
             enter_resync(s, 0);
-        }
         h->stats.skipped_bytes += s->line.len;
         s->line.len = 0;
         s->at_line_start = 0;
@@ -1011,7 +1013,7 @@ static int emit_req(rp_http *h, req *r)
 static void give_up_oldest(rp_http *h, req *r)
 {
     if (!r->complete) {
-        req_abort(h, r, RP_SKIP_REQUEST_UNFINISHED);
+        req_abort(h, r, RP_SKIP_REQUEST_STALLED);
         return;
     }
     h->stats.response_timeouts++;

@@ -43,6 +43,7 @@ typedef enum rp_http_skip {
     RP_SKIP_HEADERS_TOO_LARGE,
     RP_SKIP_REQUEST_GAP,        /* part of the request missing from the capture */
     RP_SKIP_REQUEST_UNFINISHED, /* the connection ended inside the request */
+    RP_SKIP_REQUEST_STALLED,    /* still incomplete after the response timeout */
     RP_SKIP_RESPONSE_UNPAIRED,  /* a response with no request to pair with */
     RP_SKIP_COUNT
 } rp_http_skip;

@@ -708,7 +708,8 @@ struct rp_trace_reader {
     uint32_t cur_left;
     uint64_t cur_ts;
 
-    /* Where the next block is: an index entry, or else a file offset. */
+    /* Position of the next block: an index entry when the file has a
+     * valid index, else a file offset. */
     size_t next_entry;
     uint64_t next_pos;
     int have_last;
@@ -838,7 +839,8 @@ static int parse_index(rp_trace_reader *r, const uint8_t *b, uint64_t count,
             get_le(e, 8), (uint32_t)get_le(e + 8, 4), get_le(e + 16, 8), get_le(e + 24, 8)
         };
         uint64_t floor = i ? r->index[i - 1].offset + BLOCK_HDR_LEN : min_offset;
-        if (x.offset < floor || x.offset > index_offset - BLOCK_HDR_LEN ||
+        if (x.offset < floor || x.offset > index_offset ||
+            index_offset - x.offset < BLOCK_HDR_LEN ||
             x.records == 0 || x.first_ts > x.last_ts ||
             (i > 0 && x.first_ts < r->index[i - 1].last_ts))
             return -1;

@@ -13,7 +13,7 @@
  * reader needs no index, because a writer that was killed leaves none: it
  * then reads every complete block in file order and reports a truncated
  * tail. A damaged block (bad checksum, zstd error, bad sizes or record
- * encoding) costs that block only: rp_trace_reader_next returns
+ * encoding) costs that block only. rp_trace_reader_next returns
  * RP_TRACE_ECORRUPT once for it, with err naming the file and the block's
  * byte offset, and the next call continues with the next block. The reader
  * finds that block through the index when the file has a valid one, else
@@ -117,8 +117,8 @@ typedef struct rp_trace_writer_opts {
 } rp_trace_writer_opts;
 
 /* Creates path (mode 0600, truncating it) and writes the header. meta and
- * opts may be NULL; meta->created_ns 0 means now. On success *out owns the
- * open file. */
+ * opts may be NULL; meta->created_ns 0 means now. An option out of range
+ * gives RP_TRACE_EINVAL. On success *out owns the open file. */
 int rp_trace_writer_open(rp_trace_writer **out, const char *path,
                          const rp_trace_meta *meta,
                          const rp_trace_writer_opts *opts,
@@ -155,8 +155,9 @@ typedef struct rp_trace_info {
     uint64_t blocks;          /* from the index; 0 if no index */
     uint64_t first_ts_ns, last_ts_ns;   /* from the index; 0 if none */
     uint64_t file_bytes;
-    int header_damaged;       /* header checksum mismatch: the metadata
-                                 fields above are empty or zero */
+    int header_damaged;       /* the header checksum does not match or its
+                                 length is invalid, so the metadata fields
+                                 above are empty or zero */
     int index_damaged;        /* the trailer or index is invalid, so the
                                  file is read as if it had no index */
 } rp_trace_info;

@@ -1,5 +1,3 @@
-#include <stdio.h>
-#include <stdlib.h>
 #include "replay/stats.h"
 
 #include <string.h>
@@ -38,7 +36,6 @@ void rp_stats_record(rp_stats *s, const rp_request *req, const rp_outcome *out)
     s->bytes_received += out->bytes_received;
     if (out->send_ns != 0) {
         s->sent++;
-        if (getenv("RPDBG")) fprintf(stderr, "seq %llu lag %llu us port %d\n", (unsigned long long)req->seq, (unsigned long long)span_us(req->due_ns, out->send_ns), out->local_port);
         rp_hist_record(s->send_lag, span_us(req->due_ns, out->send_ns));
     }
     if (out->cancelled) {

@@ -833,8 +833,8 @@ TEST(trace_truncated_in_index_or_header)
 /* ---- damaged bytes ---- */
 
 /* Damages block k of a 1000-record trace with edit, then reads it with and
- * without its index. header_ok says whether the block header checksum
- * still matches, which decides whether its record count is known. */
+ * without its index. header_ok is 1 when the block header checksum still
+ * matches, so that the reader knows the block's record count. */
 static void check_damaged_block(void (*edit)(uint8_t *block, uint64_t block_len),
                                 int header_ok, const char *why)
 {
