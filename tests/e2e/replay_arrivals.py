@@ -5,13 +5,15 @@ with the target's Host header.
 The captures are real: a browsing session, a form POST and a chunked
 request body (which replay sends decoded, with a Content-Length).
 Expected values come from `reprise inspect --records` of the same trace.
-No timing is asserted here, so the script also runs under valgrind
-(when VALGRIND=1 and the binaries are not built with sanitizers).
+No timing is asserted here, so each replay runs under valgrind, which
+must report no error (set VALGRIND=0 to run without it; a sanitizer build,
+SAN=1, runs without it because ASan already checks memory).
 """
 
 import collections
 import json
 import os
+import shutil
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
@@ -20,7 +22,7 @@ import rptest as rt  # noqa: E402
 
 CAPTURES = ["zeek-workshop-browse.pcap", "zeek-post-form.pcap",
             "zeek-body-match-chunked-req.pcap"]
-USE_VALGRIND = os.environ.get("VALGRIND") == "1" and not rt.SAN
+USE_VALGRIND = os.environ.get("VALGRIND", "1") == "1" and not rt.SAN
 
 
 def inspect_records(trace):
@@ -92,6 +94,9 @@ def check_capture(name, tmp):
 
 
 def main():
+    if USE_VALGRIND:
+        rt.check(shutil.which("valgrind") is not None,
+                 "valgrind is installed (run 'make deps')")
     tmp = rt.temp_dir()
     for name in CAPTURES:
         check_capture(name, tmp)
