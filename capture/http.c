@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <xxhash.h>
+
 #include "capture/reorder.h"
 
 #define DEFAULT_MAX_LINE      (64u << 10)
@@ -83,6 +85,7 @@ typedef struct hconn {
     int server_gap;            /* server bytes lost since the last pairing */
     int client_seq_known;
     int tls;
+    int ignored;               /* left out by sampling or the port list */
 } hconn;
 
 struct rp_http {
@@ -845,6 +848,33 @@ static void decide_roles(hconn *c, const rp_tcp_conn *tc, int dir, const uint8_t
     }
 }
 
+/* Keeps a connection's share of sampling stable whatever its direction:
+ * the hash covers both endpoints in a canonical order. */
+static int sampled_in(const rp_http *h, const rp_tcp_conn *tc)
+{
+    if (h->o.sample_percent <= 0 || h->o.sample_percent >= 100)
+        return 1;
+    uint8_t key[36];
+    int a = memcmp(tc->addr[0], tc->addr[1], 16) < 0 ||
+            (memcmp(tc->addr[0], tc->addr[1], 16) == 0 && tc->port[0] <= tc->port[1]);
+    memcpy(key, tc->addr[a ? 0 : 1], 16);
+    memcpy(key + 16, tc->addr[a ? 1 : 0], 16);
+    memcpy(key + 32, &tc->port[a ? 0 : 1], 2);
+    memcpy(key + 34, &tc->port[a ? 1 : 0], 2);
+    uint64_t v = XXH3_64bits(key, sizeof key) % 1000000;
+    return (double)v < h->o.sample_percent * 10000.0;
+}
+
+static int port_listed(const rp_http *h, uint16_t port)
+{
+    if (h->o.nports == 0)
+        return 1;
+    for (size_t i = 0; i < h->o.nports; i++)
+        if (h->o.ports[i] == port)
+            return 1;
+    return 0;
+}
+
 static hconn *conn_get(rp_http *h, rp_tcp_conn *tc)
 {
     if (tc->user)
@@ -873,8 +903,20 @@ static void on_data(void *ctx, rp_tcp_conn *tc, int dir, const uint8_t *data,
         return;
     if (ts_ns > h->max_ts)
         h->max_ts = ts_ns;
+    if (c->ignored)
+        return;
     if (c->client_dir < 0) {
         decide_roles(c, tc, dir, data, len);
+        if (!port_listed(h, tc->port[!c->client_dir])) {
+            c->ignored = 1;
+            h->stats.port_filtered++;
+            return;
+        }
+        if (!sampled_in(h, tc)) {
+            c->ignored = 1;
+            h->stats.sampled_out++;
+            return;
+        }
         if (dir == c->client_dir && looks_like_tls(data, len)) {
             h->stats.tls_connections++;
             c->tls = 1;
@@ -895,7 +937,7 @@ static void on_gap(void *ctx, rp_tcp_conn *tc, int dir, uint32_t len, uint64_t t
 {
     rp_http *h = ctx;
     hconn *c = tc->user;
-    if (c == NULL || c->client_dir < 0)
+    if (c == NULL || c->client_dir < 0 || c->ignored)
         return;
     int role = dir == c->client_dir ? CLIENT : SERVER;
     side *s = &c->s[role];

@@ -31,6 +31,11 @@ typedef struct rp_http_opts {
     uint64_t response_timeout_ns;  /* capture time to wait for a response, default 120 s */
     uint64_t max_buffered_bytes;   /* records held for ordering, default 64 MiB */
     int keep_truncated;         /* keep requests cut by snaplen or gaps, flagged */
+    double sample_percent;      /* keep this share of connections, chosen by a
+                                   hash of their addresses; 0 or 100 keeps all */
+    const uint16_t *ports;      /* when nports > 0, only connections whose
+                                   server uses one of these ports */
+    size_t nports;
 } rp_http_opts;
 
 /* Skip reasons, counted per request or message lost. */
@@ -63,6 +68,8 @@ typedef struct rp_http_stats {
     uint64_t recovered_methods;   /* request lines llhttp rejects, kept by the fallback */
     uint64_t timestamp_clamped;   /* records whose time went backwards, set to the previous one */
     uint64_t response_timeouts;   /* records written without waiting longer for a response */
+    uint64_t sampled_out;         /* connections left out by --sample */
+    uint64_t port_filtered;       /* connections left out by the port list */
     uint64_t skipped[RP_SKIP_COUNT];
 } rp_http_stats;
 

@@ -37,7 +37,9 @@ enum {
     FIELD_TOOL = 3,
     FIELD_CREATED_NS = 4,
     FIELD_LINK_TYPE = 5,
-    FIELD_SNAPLEN = 6
+    FIELD_SNAPLEN = 6,
+    FIELD_REDACTION = 7,
+    FIELD_SAMPLE = 8
 };
 
 /* Sanity limits on lengths read from a file, so a corrupt length cannot
@@ -386,13 +388,15 @@ static size_t add_field(uint8_t *p, uint16_t id, const void *data, uint32_t len)
 static int write_file_header(rp_trace_writer *w, const rp_trace_meta *meta,
                              char *err, size_t errlen)
 {
-    const char *strs[3] = { "", "", "" };
+    const char *strs[5] = { "", "", "", "", "" };
     uint64_t created = 0;
     uint32_t link_type = 0, snaplen = 0;
     if (meta != NULL) {
         strs[0] = meta->source ? meta->source : "";
         strs[1] = meta->filter ? meta->filter : "";
         strs[2] = meta->tool ? meta->tool : "";
+        strs[3] = meta->redaction ? meta->redaction : "";
+        strs[4] = meta->sample ? meta->sample : "";
         created = meta->created_ns;
         link_type = meta->link_type;
         snaplen = meta->snaplen;
@@ -404,7 +408,7 @@ static int write_file_header(rp_trace_writer *w, const rp_trace_meta *meta,
     }
 
     size_t total = FILE_MIN_LEN + 3 * (FIELD_HDR_LEN + 8);
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 5; i++) {
         if (strlen(strs[i]) > MAX_FIELD_LEN)
             return fail(err, errlen, RP_TRACE_EINVAL,
                         "cannot write %s: a metadata string is longer than %u bytes",
@@ -415,11 +419,14 @@ static int write_file_header(rp_trace_writer *w, const rp_trace_meta *meta,
     if (h == NULL)
         return fail(err, errlen, RP_TRACE_ENOMEM, "out of memory writing %s", w->path);
 
-    static const uint16_t str_ids[3] = { FIELD_SOURCE, FIELD_FILTER, FIELD_TOOL };
+    static const uint16_t str_ids[5] = { FIELD_SOURCE, FIELD_FILTER, FIELD_TOOL,
+                                         FIELD_REDACTION, FIELD_SAMPLE };
     uint8_t num[8];
     size_t n = FILE_FIXED_LEN;
-    for (int i = 0; i < 3; i++)
-        n += add_field(h + n, str_ids[i], strs[i], (uint32_t)strlen(strs[i]));
+    /* Redaction and sampling are written only when set. */
+    for (int i = 0; i < 5; i++)
+        if (i < 3 || strs[i][0] != '\0')
+            n += add_field(h + n, str_ids[i], strs[i], (uint32_t)strlen(strs[i]));
     put_le(num, created, 8);
     n += add_field(h + n, FIELD_CREATED_NS, num, 8);
     put_le(num, link_type, 4);
@@ -752,6 +759,10 @@ static int parse_fields(rp_trace_info *info, const uint8_t *p, const uint8_t *en
             info->link_type = (uint32_t)get_le(p, 4);
         else if (id == FIELD_SNAPLEN && n == 4)
             info->snaplen = (uint32_t)get_le(p, 4);
+        else if (id == FIELD_REDACTION)
+            copy_field(info->redaction, sizeof info->redaction, p, n);
+        else if (id == FIELD_SAMPLE)
+            copy_field(info->sample, sizeof info->sample, p, n);
         p += n;
     }
     return 0;

@@ -50,6 +50,9 @@
 #define RP_REC_UPGRADE      0x0008u /* the request asked for a protocol upgrade */
 #define RP_REC_CONNECT      0x0010u /* a CONNECT request */
 #define RP_REC_RESP_TRUNCATED 0x0020u /* the response was cut off before its end */
+#define RP_REC_REDACTED     0x0040u /* a header value, query value or the body was
+                                       replaced at capture (see the trace's
+                                       redaction metadata) */
 
 /* One captured request with its paired response. Pointers refer to memory
  * owned by whoever produced the record (the capture, or a reader until its
@@ -88,6 +91,8 @@ typedef struct rp_trace_meta {
     uint64_t created_ns;      /* wall-clock time the trace was written */
     uint32_t link_type;       /* DLT of the source, 0 if several or unknown */
     uint32_t snaplen;
+    const char *redaction;    /* redaction rules applied at capture, or "" */
+    const char *sample;       /* connection sampling, e.g. "25%", or "" for all */
 } rp_trace_meta;
 
 enum {
@@ -147,6 +152,8 @@ typedef struct rp_trace_info {
     char source[256];
     char filter[256];
     char tool[64];
+    char redaction[512];      /* "" when nothing was redacted */
+    char sample[32];          /* "" when every connection was kept */
     uint64_t created_ns;
     uint32_t link_type;
     uint32_t snaplen;

@@ -37,6 +37,7 @@ typedef struct xfer {
     uint64_t send_ns, first_byte_ns, bytes;
     int in_101;             /* the current response is 101 Switching Protocols */
     int upgraded;           /* stopped reading after a 101 on purpose */
+    int retry_blocked;      /* on_prereq refused libcurl's resend */
     int local_port;
 
     char *text;             /* header lines handed to libcurl, NUL-separated */
@@ -179,7 +180,7 @@ static void on_timer(uv_timer_t *timer)
     drain(t);
 }
 
-/* libcurl asks for a timeout; calling back into libcurl from here is not
+/* libcurl requests a timeout; calling back into libcurl from here is not
  * allowed, so a 0 ms request runs on the next loop turn. */
 static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
 {
@@ -193,10 +194,19 @@ static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
 
 /* ---- per-transfer callbacks ---- */
 
+/* Runs when the request is about to go out on its connection. libcurl
+ * 7.88 silently sends a request again on a new connection when a reused
+ * one closed or reset before any response byte, so the server receives the
+ * request twice. A second call is such a resend: it is aborted, and the
+ * transfer ends as the reset it was. */
 static int on_prereq(void *clientp, char *primary_ip, char *local_ip,
                      int primary_port, int local_port)
 {
     xfer *x = clientp;
+    if (x->send_ns != 0) {
+        x->retry_blocked = 1;
+        return CURL_PREREQFUNC_ABORT;
+    }
     x->send_ns = uv_hrtime();
     x->local_port = local_port;
     return CURL_PREREQFUNC_OK;
@@ -220,7 +230,7 @@ static int status_of(const char *line, size_t len)
     return (sp[1] - '0') * 100 + (sp[2] - '0') * 10 + (sp[3] - '0');
 }
 
-/* Called once per response header line. A 101 answer to an Upgrade
+/* Called once per response header line. A 101 response to an Upgrade
  * request ends the exchange after its header block: the connection now
  * speaks another protocol, which replay does not follow. Returning a
  * short count makes libcurl stop with CURLE_WRITE_ERROR, which finish()
@@ -523,7 +533,7 @@ static int ct_submit(rp_transport *base, rp_request *req, char *err, size_t errl
 
     x->req = req;
     x->send_ns = x->first_byte_ns = x->bytes = 0;
-    x->in_101 = x->upgraded = x->local_port = 0;
+    x->in_101 = x->upgraded = x->retry_blocked = x->local_port = 0;
     int body = 0;
     if (build_headers(x, t->cfg.keep_host, &body) != 0) {
         x->next = t->free_list;
@@ -616,7 +626,7 @@ static void finish(curl_transport *t, xfer *x, CURLcode res, uint64_t now, int c
         .local_port = x->local_port,
     };
     if (!cancelled) {
-        o.error = error_kind(res, os_errno, x->send_ns != 0);
+        o.error = x->retry_blocked ? RP_ERR_RESET : error_kind(res, os_errno, x->send_ns != 0);
         o.status = o.error == RP_ERR_NONE ? (int)status : 0;
     }
     curl_multi_remove_handle(t->multi, x->easy);

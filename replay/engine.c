@@ -1,15 +1,16 @@
 #include "replay/engine.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/timerfd.h>
 #include <time.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include "replay/curl_transport.h"
 
-/* Below this wait, the engine polls instead of sleeping on a timer. */
-#define SPIN_NS 1000000ull
 #define PROGRESS_MS 1000
 
 typedef struct engine {
@@ -17,8 +18,9 @@ typedef struct engine {
     rp_stats *stats;
     rp_engine_result *res;
     uv_loop_t loop;
-    uv_timer_t dispatch_timer;
-    uv_idle_t spin;
+    uv_timer_t dispatch_timer;   /* kicks: dispatch on the next loop turn */
+    int due_fd;                  /* timerfd armed at the next due time */
+    uv_poll_t due_poll;
     uv_timer_t progress_timer;
     uv_signal_t signal;
     rp_sched *sched;
@@ -43,7 +45,16 @@ typedef struct engine {
 static void dispatch(engine *e);
 
 static void on_dispatch_timer(uv_timer_t *t) { dispatch(t->data); }
-static void on_spin(uv_idle_t *h) { dispatch(h->data); }
+
+static void on_due(uv_poll_t *p, int status, int events)
+{
+    engine *e = p->data;
+    uint64_t expirations;
+    /* Clears the readiness. EAGAIN, when nothing expired, is harmless. */
+    ssize_t n = read(e->due_fd, &expirations, sizeof expirations);
+    (void)n;
+    dispatch(e);
+}
 
 /* Runs dispatch on the next loop turn. */
 static void kick(engine *e)
@@ -51,18 +62,25 @@ static void kick(engine *e)
     uv_timer_start(&e->dispatch_timer, on_dispatch_timer, 0, 0);
 }
 
-/* Waits until remaining_ns from now: on the timer while more than a
- * millisecond is left (it may fire up to a millisecond early, never
- * late), then by polling. */
-static void arm(engine *e, uint64_t due_ns, uint64_t remaining_ns)
+/* Wakes the loop at due_ns. The timerfd runs on CLOCK_MONOTONIC, the clock
+ * of uv_hrtime(), with nanosecond resolution (libuv timers have
+ * milliseconds). It fires at most the thread's timer slack late. */
+static void arm(engine *e, uint64_t due_ns)
 {
     e->next_due_ns = due_ns;
-    if (remaining_ns >= SPIN_NS) {
-        uv_update_time(&e->loop);
-        uv_timer_start(&e->dispatch_timer, on_dispatch_timer, remaining_ns / 1000000, 0);
-    } else {
-        uv_idle_start(&e->spin, on_spin);
-    }
+    struct itimerspec when = {
+        .it_value = { .tv_sec = (time_t)(due_ns / 1000000000ull),
+                      .tv_nsec = (long)(due_ns % 1000000000ull) },
+    };
+    timerfd_settime(e->due_fd, TFD_TIMER_ABSTIME, &when, NULL);
+}
+
+static void disarm(engine *e)
+{
+    struct itimerspec never = { 0 };
+    if (e->next_due_ns != 0)
+        timerfd_settime(e->due_fd, 0, &never, NULL);
+    e->next_due_ns = 0;
 }
 
 static void note_warning(engine *e, const char *msg)
@@ -123,7 +141,7 @@ static int send_due(engine *e)
         uint64_t due = e->start_ns + offset;
         uint64_t now = uv_hrtime();
         if (due > now) {
-            arm(e, due, due - now);
+            arm(e, due);
             break;
         }
         e->stats->due++;
@@ -148,7 +166,8 @@ static void shut_down(engine *e)
         return;
     e->shut_down = 1;
     uv_close((uv_handle_t *)&e->dispatch_timer, on_handle_closed);
-    uv_close((uv_handle_t *)&e->spin, on_handle_closed);
+    uv_poll_stop(&e->due_poll);
+    uv_close((uv_handle_t *)&e->due_poll, on_handle_closed);
     uv_close((uv_handle_t *)&e->progress_timer, on_handle_closed);
     uv_close((uv_handle_t *)&e->signal, on_handle_closed);
     e->transport->ops->close(e->transport);
@@ -160,8 +179,7 @@ static void dispatch(engine *e)
     if (e->shut_down)
         return;
     uv_timer_stop(&e->dispatch_timer);
-    uv_idle_stop(&e->spin);
-    e->next_due_ns = 0;
+    disarm(e);
     e->waiting_for_slot = 0;
 
     if (!e->stopping && !e->sched_done) {
@@ -266,68 +284,88 @@ static int start_transport(engine *e, char *err, size_t errlen)
     return 0;
 }
 
-static void init_handles(engine *e)
+/* Creates the loop's handles. Returns 0, or -1 with err filled. */
+static int init_handles(engine *e, char *err, size_t errlen)
 {
+    e->due_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (e->due_fd < 0) {
+        snprintf(err, errlen, "cannot create the dispatch timer: %s", strerror(errno));
+        return -1;
+    }
     uv_timer_init(&e->loop, &e->dispatch_timer);
-    uv_idle_init(&e->loop, &e->spin);
+    uv_poll_init(&e->loop, &e->due_poll, e->due_fd);
     uv_timer_init(&e->loop, &e->progress_timer);
     uv_signal_init(&e->loop, &e->signal);
-    e->dispatch_timer.data = e->spin.data = e->progress_timer.data = e->signal.data = e;
+    e->dispatch_timer.data = e->due_poll.data = e->progress_timer.data = e->signal.data = e;
 
+    uv_poll_start(&e->due_poll, UV_READABLE, on_due);
     if (e->cfg->stop_signal != 0)
         uv_signal_start(&e->signal, on_signal, e->cfg->stop_signal);
     if (e->cfg->progress != NULL)
         uv_timer_start(&e->progress_timer, on_progress, PROGRESS_MS, PROGRESS_MS);
+    return 0;
+}
+
+static void run_loop(engine *e)
+{
+    struct timespec wall;
+    clock_gettime(CLOCK_REALTIME, &wall);
+    e->res->start_wall_ns = (uint64_t)wall.tv_sec * 1000000000ull + (uint64_t)wall.tv_nsec;
+    e->start_ns = uv_hrtime();
+    e->last_event_ns = e->start_ns;
+    dispatch(e);
+    uv_run(&e->loop, UV_RUN_DEFAULT);
+
+    e->res->duration_ns = e->last_event_ns - e->start_ns;
+    e->res->gaps_shortened = rp_sched_gaps_shortened(e->sched);
+    e->res->bad_blocks = rp_sched_bad_blocks(e->sched);
 }
 
 int rp_engine_run(const rp_engine_config *cfg, rp_stats *stats,
                   rp_engine_result *res, char *err, size_t errlen)
 {
     memset(res, 0, sizeof *res);
-    engine e = { .cfg = cfg, .stats = stats, .res = res };
+    engine e = { .cfg = cfg, .stats = stats, .res = res, .due_fd = -1 };
     uint32_t n = cfg->max_connections > 0 ? cfg->max_connections : 1;
 
     if (rp_sched_open(&e.sched, cfg->trace_path, &cfg->sched, err, errlen) != 0)
         return RP_ENGINE_ETRACE;
+
+    int rc = RP_ENGINE_ESETUP;
+    int uv_rc = uv_loop_init(&e.loop);
+    if (uv_rc != 0) {
+        snprintf(err, errlen, "cannot start the event loop: %s", uv_strerror(uv_rc));
+        goto out;
+    }
     if (alloc_slots(&e, n) != 0) {
         snprintf(err, errlen, "out of memory allocating %u request slots", n);
-        free_slots(&e, n);
-        rp_sched_close(e.sched);
-        return RP_ENGINE_ESETUP;
+        goto out_loop;
     }
-    int rc = uv_loop_init(&e.loop);
-    if (rc != 0) {
-        snprintf(err, errlen, "cannot start the event loop: %s", uv_strerror(rc));
-        free_slots(&e, n);
-        rp_sched_close(e.sched);
-        return RP_ENGINE_ESETUP;
-    }
+    if (init_handles(&e, err, errlen) != 0)
+        goto out_loop;
     if (start_transport(&e, err, errlen) != 0) {
-        uv_loop_close(&e.loop);
-        free_slots(&e, n);
-        rp_sched_close(e.sched);
-        return RP_ENGINE_ESETUP;
+        /* Nothing ran: close the handles through the normal shutdown. */
+        e.shut_down = 1;
+        uv_close((uv_handle_t *)&e.dispatch_timer, on_handle_closed);
+        uv_close((uv_handle_t *)&e.due_poll, on_handle_closed);
+        uv_close((uv_handle_t *)&e.progress_timer, on_handle_closed);
+        uv_close((uv_handle_t *)&e.signal, on_handle_closed);
+        uv_run(&e.loop, UV_RUN_DEFAULT);
+        goto out_loop;
     }
-    init_handles(&e);
 
-    struct timespec wall;
-    clock_gettime(CLOCK_REALTIME, &wall);
-    res->start_wall_ns = (uint64_t)wall.tv_sec * 1000000000ull + (uint64_t)wall.tv_nsec;
-    e.start_ns = uv_hrtime();
-    e.last_event_ns = e.start_ns;
-    dispatch(&e);
-    uv_run(&e.loop, UV_RUN_DEFAULT);
-    uv_loop_close(&e.loop);
-
-    res->duration_ns = e.last_event_ns - e.start_ns;
-    res->gaps_shortened = rp_sched_gaps_shortened(e.sched);
-    res->bad_blocks = rp_sched_bad_blocks(e.sched);
-    free_slots(&e, n);
-    rp_sched_close(e.sched);
-
+    run_loop(&e);
+    rc = 0;
     if (e.read_error != 0) {
         snprintf(err, errlen, "%s", e.read_err);
-        return RP_ENGINE_EREAD;
+        rc = RP_ENGINE_EREAD;
     }
-    return 0;
+out_loop:
+    uv_loop_close(&e.loop);
+out:
+    if (e.due_fd >= 0)
+        close(e.due_fd);
+    free_slots(&e, n);
+    rp_sched_close(e.sched);
+    return rc;
 }

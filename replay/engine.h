@@ -2,10 +2,9 @@
  * due through a transport, and accounts for every outcome in rp_stats.
  *
  * One libuv loop and one dispatch timer: each wake-up sends everything
- * that is due, then re-arms the timer for the next due time. libuv timers
- * have millisecond granularity, so the last millisecond before a due time
- * is spent polling without blocking (an idle handle) to keep the send lag
- * well under a millisecond. Requests in flight never exceed
+ * that is due, then re-arms the timer for the next due time. The timer is
+ * a timerfd watched by the loop, because libuv's own timers have
+ * millisecond granularity. Requests in flight never exceed
  * max_connections: a request due while the limit is reached waits in the
  * schedule and goes out, still measured from its due time, as soon as a
  * request completes.

@@ -7,7 +7,7 @@ struct rp_sched {
     rp_trace_reader *reader;
     rp_sched_clock clock;
     rp_record rec;
-    int have_rec;            /* rec holds the next record, not yet consumed */
+    int have_rec;            /* rec contains the next record, not yet consumed */
     uint64_t rec_offset_ns;
     uint64_t consumed;
 };

@@ -1,6 +1,6 @@
-/* What a replay measured: counters and latency histograms. No I/O, so the
- * same figures feed the terminal summary, the JSON report and, later,
- * per-thread or per-shard merges.
+/* Counters and latency histograms of a replay. The module does no I/O, so
+ * the same figures feed the terminal summary, the JSON report and merges
+ * across threads or shards.
  *
  * Histograms are in microseconds, 1 us to 1 hour at 3 significant digits.
  */

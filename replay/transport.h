@@ -16,8 +16,8 @@
 #include "replay/request.h"
 #include "replay/target.h"
 
-/* What went wrong with a request that got no complete response. HTTP
- * statuses, 5xx included, are responses, not errors. */
+/* Error kinds of a request that got no complete response. HTTP statuses,
+ * 5xx included, are responses, not errors. */
 enum rp_error_kind {
     RP_ERR_NONE = 0,
     RP_ERR_CONNECT,   /* no connection: refused, unreachable, connect timed out */

@@ -16,7 +16,7 @@
 #define MAX_METHODS 64        /* distinct methods counted by name; the rest
                                  are counted as "(other)" */
 
-static const char usage_line[] = "usage: reprise inspect TRACE [--records] [--json]";
+static const char usage_line[] = "usage: reprise inspect TRACE [--records [--headers]] [--json]";
 
 static void usage(FILE *out)
 {
@@ -26,6 +26,8 @@ static void usage(FILE *out)
             "  --records   print one tab-separated line per record instead, after a\n"
             "              header line: ts_ns conn_id method target version host\n"
             "              body_len chunked resp_status ttfb_us resp_bytes flags\n"
+            "  --headers   with --records, add a last column with the header lines\n"
+            "              (they may contain secrets such as cookies)\n"
             "  --json      print the summary as one JSON object\n\n"
             "A damaged block is reported on stderr and counted; reading goes on\n"
             "with the next block.\n", usage_line);
@@ -53,7 +55,7 @@ struct stats {
     size_t n_methods;
     uint64_t *status;         /* by code, 65536 entries */
     uint64_t no_response;
-    uint64_t chunked, truncated, upgrade, connect, resp_truncated;
+    uint64_t chunked, truncated, upgrade, connect, resp_truncated, redacted;
     uint64_t body_bytes;
     struct conn_set conns;
 };
@@ -133,6 +135,7 @@ static int count_record(struct stats *st, const rp_record *rec)
     st->truncated += (rec->flags & RP_REC_TRUNCATED) != 0;
     st->upgrade += (rec->flags & RP_REC_UPGRADE) != 0;
     st->connect += (rec->flags & RP_REC_CONNECT) != 0;
+    st->redacted += (rec->flags & RP_REC_REDACTED) != 0;
     st->resp_truncated += (rec->flags & RP_REC_RESP_TRUNCATED) != 0;
     st->body_bytes += rec->body_len;
     return conn_add(&st->conns, rec->conn_id);
@@ -233,6 +236,7 @@ static void put_flag_names(FILE *out, uint32_t flags)
         { RP_REC_CHUNKED, "chunked" }, { RP_REC_HAS_RESPONSE, "response" },
         { RP_REC_TRUNCATED, "truncated" }, { RP_REC_UPGRADE, "upgrade" },
         { RP_REC_CONNECT, "connect" }, { RP_REC_RESP_TRUNCATED, "resp_truncated" },
+        { RP_REC_REDACTED, "redacted" },
     };
     const char *sep = "";
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
@@ -246,13 +250,14 @@ static void put_flag_names(FILE *out, uint32_t flags)
         fprintf(out, "%s0x%" PRIx32, sep, flags);
 }
 
-static void print_record_header(FILE *out)
+static void print_record_header(FILE *out, int headers)
 {
     fputs("ts_ns\tconn_id\tmethod\ttarget\tversion\thost\tbody_len\tchunked\t"
-          "resp_status\tttfb_us\tresp_bytes\tflags\n", out);
+          "resp_status\tttfb_us\tresp_bytes\tflags", out);
+    fputs(headers ? "\theaders\n" : "\n", out);
 }
 
-static void print_record(FILE *out, const rp_record *rec)
+static void print_record(FILE *out, const rp_record *rec, int headers)
 {
     const char *host = NULL;
     size_t host_len = find_host(rec->headers, rec->headers_len, &host);
@@ -270,6 +275,10 @@ static void print_record(FILE *out, const rp_record *rec)
     else
         fputs("\t\t\t", out);
     put_flag_names(out, rec->flags);
+    if (headers) {
+        putc('\t', out);
+        put_escaped(out, rec->headers, rec->headers_len);
+    }
     putc('\n', out);
 }
 
@@ -306,8 +315,9 @@ static void print_counts_text(const struct summary *s)
     if (st->no_response > 0)
         printf("%sno response %" PRIu64, sep, st->no_response);
     printf("\n%-13schunked %" PRIu64 ", truncated %" PRIu64 ", upgrade %" PRIu64
-           ", connect %" PRIu64 ", response truncated %" PRIu64 "\n", "flags",
-           st->chunked, st->truncated, st->upgrade, st->connect, st->resp_truncated);
+           ", connect %" PRIu64 ", response truncated %" PRIu64 ", redacted %" PRIu64 "\n",
+           "flags", st->chunked, st->truncated, st->upgrade, st->connect, st->resp_truncated,
+           st->redacted);
 }
 
 static void print_summary_text(const struct summary *s)
@@ -325,6 +335,8 @@ static void print_summary_text(const struct summary *s)
                                                     : "(unknown)");
     printf("%-13s%s (%" PRIu32 ")\n", "link type", link_name(info->link_type), info->link_type);
     printf("%-13s%" PRIu32 "\n", "snaplen", info->snaplen);
+    printf("%-13s%s\n", "redaction", info->redaction[0] ? info->redaction : "none");
+    printf("%-13s%s\n", "sampling", info->sample[0] ? info->sample : "all connections kept");
     printf("%-13s%" PRIu64 "\n", "records", st->records);
     printf("%-13s%" PRIu64 " (%" PRIu64 " damaged, %" PRIu64 " records known lost)\n",
            "blocks", s->blocks, s->damaged_blocks, s->lost_records);
@@ -386,10 +398,11 @@ static json_t *counts_json(const struct stats *st, json_t **status, json_t **fla
         json_object_set_new(*status, key, json_integer((json_int_t)st->status[code]));
     }
     json_object_set_new(*status, "none", json_integer((json_int_t)st->no_response));
-    *flags = json_pack("{s:I, s:I, s:I, s:I, s:I}", "chunked", (json_int_t)st->chunked,
+    *flags = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "chunked", (json_int_t)st->chunked,
                        "truncated", (json_int_t)st->truncated,
                        "upgrade", (json_int_t)st->upgrade, "connect", (json_int_t)st->connect,
-                       "response_truncated", (json_int_t)st->resp_truncated);
+                       "response_truncated", (json_int_t)st->resp_truncated,
+                       "redacted", (json_int_t)st->redacted);
     return methods;
 }
 
@@ -410,6 +423,8 @@ static void print_summary_json(const struct summary *s)
     json_object_set_new(o, "link_type", json_integer(info->link_type));
     json_object_set_new(o, "link_type_name", json_string(link_name(info->link_type)));
     json_object_set_new(o, "snaplen", json_integer(info->snaplen));
+    json_object_set_new(o, "redaction", json_text(info->redaction, strlen(info->redaction)));
+    json_object_set_new(o, "sample", json_text(info->sample, strlen(info->sample)));
     json_object_set_new(o, "has_index", json_boolean(info->has_index));
     json_object_set_new(o, "index_damaged", json_boolean(info->index_damaged));
     json_object_set_new(o, "header_damaged", json_boolean(info->header_damaged));
@@ -443,6 +458,7 @@ static void print_summary_json(const struct summary *s)
 struct options {
     const char *path;
     int records;
+    int headers;
     int json;
 };
 
@@ -456,6 +472,8 @@ static int parse_args(int argc, char **argv, struct options *o)
             return 1;
         } else if (strcmp(a, "--records") == 0) {
             o->records = 1;
+        } else if (strcmp(a, "--headers") == 0) {
+            o->headers = 1;
         } else if (strcmp(a, "--json") == 0) {
             o->json = 1;
         } else if (a[0] == '-' && a[1] != '\0') {
@@ -471,6 +489,10 @@ static int parse_args(int argc, char **argv, struct options *o)
     }
     if (o->path == NULL) {
         fprintf(stderr, "reprise inspect: missing TRACE\n%s\n", usage_line);
+        return -1;
+    }
+    if (o->headers && !o->records) {
+        fprintf(stderr, "reprise inspect: --headers goes with --records\n%s\n", usage_line);
         return -1;
     }
     if (o->records && o->json) {
@@ -498,7 +520,7 @@ static int read_all(rp_trace_reader *r, const struct options *o, struct stats *s
     char err[512];
     rp_record rec;
     if (o->records)
-        print_record_header(stdout);
+        print_record_header(stdout, o->headers);
     for (;;) {
         int rc = rp_trace_reader_next(r, &rec, err, sizeof err);
         if (rc == RP_TRACE_EOF)
@@ -512,7 +534,7 @@ static int read_all(rp_trace_reader *r, const struct options *o, struct stats *s
             return RP_EXIT_FAIL;
         }
         if (o->records)
-            print_record(stdout, &rec);
+            print_record(stdout, &rec, o->headers);
         else if (count_record(st, &rec) != 0) {
             fprintf(stderr, "reprise inspect: out of memory counting connections in %s\n",
                     o->path);
@@ -523,7 +545,7 @@ static int read_all(rp_trace_reader *r, const struct options *o, struct stats *s
 
 int cmd_inspect(int argc, char **argv)
 {
-    struct options o = { NULL, 0, 0 };
+    struct options o = { 0 };
     int rc = parse_args(argc, argv, &o);
     if (rc != 0)
         return rc > 0 ? RP_EXIT_OK : RP_EXIT_USAGE;

@@ -14,9 +14,10 @@
  * precision, unlike libuv's millisecond timers) schedule every service end.
  *
  * Log (--log FILE, mode 0600): a header line with the column names, then one
- * tab-separated row per request, written when the request starts service
- * (so right after its arrival unless it waits for a worker or for an earlier
- * request on its connection), or when it is dropped. Columns:
+ * tab-separated row per request. A row is written when its request starts
+ * service or is dropped. Service starts right after arrival unless the
+ * request waits for a worker or for an earlier request on its connection.
+ * Columns:
  *   arrival_ns        CLOCK_REALTIME ns when the read carrying the request's
  *                     first byte was processed
  *   conn_id           connection number, from 1 in accept order
@@ -217,7 +218,7 @@ struct conn {
     struct link sched_link;     /* in service_fifo, waiters or lingering */
     uint64_t due_ns;            /* CLOCK_MONOTONIC: service end or linger end */
 
-    /* Parsed requests not yet answered: a ring buffer. */
+    /* Ring buffer of parsed requests that have no response yet. */
     struct request *queue;
     uint32_t qhead, qlen, qcap;
     /* Targets and Host values of queued requests and of the one being parsed. */
@@ -244,6 +245,7 @@ struct conn {
 };
 
 static void conn_close(struct conn *c, bool reset);
+static void conn_shutdown(struct conn *c);
 static void conn_pump(struct conn *c);
 static void dispatch_waiters(void);
 static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf);
@@ -402,10 +404,6 @@ static void build_responses(void)
 
 /* ---- writing responses ---- */
 
-static void after_write(struct conn *c);
-
-static void conn_shutdown(struct conn *c);
-
 /* Fills bufs with what is left of the response; returns the buffer count. */
 static unsigned out_bufs(struct conn *c, uv_buf_t bufs[2])
 {
@@ -419,6 +417,8 @@ static unsigned out_bufs(struct conn *c, uv_buf_t bufs[2])
     return n;
 }
 
+/* Marks written bytes as sent. Before a uv_write, the whole request is
+ * marked, because uv_write sends every byte or fails. */
 static void out_advance(struct conn *c, size_t written)
 {
     size_t from_head = written < c->out_head_len ? written : c->out_head_len;
@@ -426,6 +426,13 @@ static void out_advance(struct conn *c, size_t written)
     c->out_head_len -= from_head;
     c->out_body_left -= written - from_head;
     c->out_body_off += written - from_head;
+}
+
+static void after_write(struct conn *c)
+{
+    stats.responses++;
+    if (c->after == AFTER_SHUTDOWN)
+        conn_shutdown(c);
 }
 
 static void on_write(uv_write_t *req, int status)
@@ -456,9 +463,10 @@ static void on_write(uv_write_t *req, int status)
         conn_pump(c);
 }
 
-/* Sends a response head and body_len body bytes. Tries a synchronous write
- * first, which completes small responses without a write request; the rest
- * goes out through uv_write, and conn_pump resumes when it is done. */
+/* Sends a response head and body_len body bytes. A synchronous write goes
+ * first and usually completes a small response without a write request.
+ * Whatever is left goes out through uv_write, and conn_pump resumes when
+ * that completes. */
 static void conn_send(struct conn *c, const struct text *head, uint64_t body_len,
                       enum after_write after)
 {
@@ -491,13 +499,6 @@ static void conn_send(struct conn *c, const struct text *head, uint64_t body_len
         c->writing = false;
         conn_close(c, false);
     }
-}
-
-static void after_write(struct conn *c)
-{
-    stats.responses++;
-    if (c->after == AFTER_SHUTDOWN)
-        conn_shutdown(c);
 }
 
 /* ---- closing ---- */
@@ -651,7 +652,7 @@ static void queue_pop(struct conn *c)
     c->cur.host_off -= shift;     /* the Host value follows the target */
 }
 
-/* Starts service of the head request: it holds a worker from now on. */
+/* Starts service of the head request, which occupies a worker from now on. */
 static void service_start(struct conn *c)
 {
     struct request *r = queue_head(c);
@@ -695,7 +696,7 @@ static void service_finish(struct conn *c)
     }
 }
 
-/* Answers the head request 503 at once because --queue-limit requests
+/* Sends 503 for the head request at once, because --queue-limit requests
  * already wait for a worker. */
 static void service_reject(struct conn *c)
 {
@@ -951,9 +952,10 @@ static int on_headers_complete(llhttp_t *p)
     struct conn *c = p->data;
     c->cur.chunked = (p->flags & F_CHUNKED) != 0;
 
-    /* A client that sent "Expect: 100-continue" waits for this before the
-     * body; only sent when no earlier response is due on the connection,
-     * because an interim response must not overtake a final one. */
+    /* A client that sent "Expect: 100-continue" waits for this before it
+     * sends the body. It goes out only when no earlier response is due on
+     * the connection, because an interim response must not overtake a
+     * final one. */
     bool expects = c->expect_len == 12 && memcmp(c->expect, "100-continue", 12) == 0;
     if (expects && c->qlen == 0 && !c->writing && c->where == WHERE_NONE &&
         (p->content_length > 0 || c->cur.chunked)) {
@@ -1004,7 +1006,7 @@ static void conn_parse(struct conn *c, const char *data, size_t len)
         break;
     case HPE_PAUSED_UPGRADE:
         /* Upgrade and CONNECT: what follows is another protocol, so the
-         * request is answered like any other, and the connection closes. */
+         * request gets the usual response, then the connection closes. */
         if (c->qlen > 0)
             c->queue[(c->qhead + c->qlen - 1) % c->qcap].keep_alive = false;
         c->input_done = true;

@@ -1,7 +1,8 @@
-"""reprise replay rejects bad input before sending anything: a bad
---target, --speed, --max-gap, --timeout or --max-connections exits 2 with
-one line naming the option and the value; a missing trace or a file that
-is not a trace exits 1 with one line naming the file.
+"""reprise replay rejects bad input before sending anything.
+
+A bad --target, --speed, --max-gap, --timeout or --max-connections exits 2
+with one line naming the option and the value. A missing trace, or a file
+that is not a trace, exits 1 with one line naming the file.
 """
 
 import os

@@ -1,6 +1,6 @@
 """Replay to a port where nothing listens: every request is a connect
 error, the run still goes to the end of the trace and exits 0, and the
-summary and report say so. The port is found by binding a socket on
+summary and report count the errors. The port is found by binding a socket on
 127.0.0.1, reading its port and closing it.
 """
 

@@ -70,9 +70,9 @@ def main():
     check_span("--speed 4", arrival_span_ns(trace, "--speed", "4"),
                expected_span_ns(times, 4))
 
-    # The largest pause of the capture, replayed at speed 2, is cut to
-    # 100 ms; the expected span comes from the same rule applied to the
-    # captured timestamps, and must differ from the uncapped one.
+    # At speed 2 the capture's longest pauses are cut to 100 ms. The
+    # expected span applies the same rule to the captured timestamps, and
+    # it must differ from the uncapped one for the check to mean anything.
     capped = expected_span_ns(times, 2, 100e6)
     rt.check(capped < expected_span_ns(times, 2) - 500e6,
              "--max-gap 100ms shortens this capture by more than 500 ms")

@@ -369,7 +369,7 @@ def scenario_dropped_and_pending():
         conn = rt.HttpConn(target.port)
         conn.send(request("/in-service") + request("/queued"))
         time.sleep(0.05)
-        # SO_LINGER 0 makes close() send RST, so the server sees an error.
+        # SO_LINGER 0 makes close() send RST, so the server reads an error.
         conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
                              b"\x01\x00\x00\x00\x00\x00\x00\x00")
         conn.close()

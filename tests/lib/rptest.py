@@ -1,9 +1,9 @@
 """Helpers for the end-to-end tests in tests/e2e.
 
 A test script imports this module, starts servers with Target, runs reprise
-with run(), records each check with check()/check_eq()/check_between() and
-ends with finish(), which prints the failed checks and exits 1 if there were
-any (or if no check ran at all).
+with run() and records each check with check(), check_eq() or
+check_between(). It ends with finish(), which prints the failed checks and
+exits 1 if any failed or if no check ran.
 
     import os, sys
     sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
@@ -157,17 +157,20 @@ class Target:
     Target("--delay", "50", "--serial") starts it on an ephemeral port with
     --log in a temporary directory (log=False leaves the log out) and a
     --lifetime safety limit, so a server orphaned by a crashed test still
-    exits. Attributes: url, host, port, log_path, pid, and after stop():
-    returncode, stderr_text and stats (the stats line as a dict of ints).
+    exits. wrapper (a list, e.g. ["valgrind", "-q"]) runs the server under
+    another program that keeps its process id. Attributes: url, host, port,
+    log_path, pid, and after stop(): returncode, stderr_text and stats (the
+    stats line as a dict of ints).
     """
 
     def __init__(self, *args, log=True, listen="127.0.0.1:0", lifetime=600,
-                 start_timeout=10, program=None):
+                 start_timeout=10, program=None, wrapper=None):
         self.args = [str(a) for a in args]
         self.listen = listen
         self.lifetime = lifetime
         self.start_timeout = start_timeout
         self.program = program or REPRISE_TARGET
+        self.wrapper = list(wrapper or [])
         self.dir = temp_dir("rptarget-")
         self.log_path = os.path.join(self.dir, "target.log") if log else None
         self.stderr_path = os.path.join(self.dir, "target.stderr")
@@ -177,7 +180,7 @@ class Target:
         self.stats = {}
 
     def start(self):
-        cmd = [self.program, "--listen", self.listen,
+        cmd = self.wrapper + [self.program, "--listen", self.listen,
                "--lifetime", str(self.lifetime)]
         if self.log_path:
             cmd += ["--log", self.log_path]
