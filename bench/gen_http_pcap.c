@@ -174,6 +174,7 @@ typedef struct {
     uint32_t requests_total, requests_done;
     uint64_t phase_end;           /* latest packet time of the current phase */
     uint64_t next_start;          /* planned start of the next phase */
+    int last_unacked;             /* the request's last segment is not acknowledged yet */
     buf_t req, resp;
     pkt_t *pkts;
     size_t npkts, pcap, next;
@@ -464,6 +465,7 @@ static uint64_t send_data(gen_t *g, conn_t *c, int from_client, uint32_t from, u
         uint32_t end = off[n - 1] + len[n - 1];
         if (n == 2 || !from_client)
             add_pkt(g, c, when[n - 1] + ack_delay, !from_client, TH_ACK, peer_seq, base + end, 0, 0);
+        c->last_unacked = n == 1 && from_client;
     }
     return last;
 }
@@ -497,8 +499,9 @@ static void add_common_request_headers(gen_t *g, conn_t *c, buf_t *b, const char
     (void)g;
 }
 
-/* Appends a JSON document of about `size` bytes: a header object, then
- * array items until the size is reached. */
+/* Appends a JSON document of exactly `size` bytes (at least 72): a
+ * header object, array items while they fit, and a "note" string that
+ * pads to the size. */
 static void json_body(gen_t *g, buf_t *b, uint32_t size, int is_request)
 {
     rng_t *r = &g->rng;
@@ -508,16 +511,25 @@ static void json_body(gen_t *g, buf_t *b, uint32_t size, int is_request)
                    (unsigned long long)BASE_EPOCH * 1000 + rng_below(r, 100000), (unsigned)rng_next(r));
     else
         buf_printf(b, "{\"page\":%u,\"per_page\":20,\"data\":[", rng_range(r, 1, 40));
-    int first = 1;
-    while (b->len - start + 2 < size) {
+
+    static const char closing[] = "],\"note\":\"\"}";
+    char item[256];
+    for (int first = 1;; first = 0) {
         const char *w1 = words[rng_below(r, N_WORDS)], *w2 = words[rng_below(r, N_WORDS)];
-        buf_printf(b, "%s{\"id\":%u,\"sku\":\"SKU-%05u\",\"name\":\"%s %s\",\"qty\":%u,"
-                   "\"price\":%u.%02u,\"tags\":[\"%s\",\"%s\"]}",
-                   first ? "" : ",", rng_range(r, 1, 999999), rng_below(r, 100000), w1, w2,
-                   rng_range(r, 1, 5), rng_range(r, 1, 499), rng_below(r, 100), w2, w1);
-        first = 0;
+        int n = snprintf(item, sizeof item, "%s{\"id\":%u,\"sku\":\"SKU-%05u\",\"name\":\"%s %s\","
+                         "\"qty\":%u,\"price\":%u.%02u,\"tags\":[\"%s\",\"%s\"]}",
+                         first ? "" : ",", rng_range(r, 1, 999999), rng_below(r, 100000), w1, w2,
+                         rng_range(r, 1, 5), rng_range(r, 1, 499), rng_below(r, 100), w2, w1);
+        if (b->len - start + (size_t)n + sizeof closing - 1 > size)
+            break;
+        buf_add(b, item, (size_t)n);
     }
-    buf_str(b, "]}");
+
+    buf_str(b, "],\"note\":\"");
+    size_t used = b->len - start + 2;
+    if (used < size)
+        buf_add(b, g->filler_text + rng_below(r, FILLER_SIZE / 2), size - used);
+    buf_str(b, "\"}");
 }
 
 /* Appends `size` bytes of filler, starting at a random offset. */
@@ -648,13 +660,13 @@ static void build_response(gen_t *g, conn_t *c, enum kind kind, int not_modified
         status = rng_below(r, 3) == 0 ? 201 : 200;
         json_body(g, &body, rng_spread(r, 60, 600), 0);
     } else if (kind == K_API) {
-        json_body(g, &body, rng_spread(r, 100, 6144), 0);
+        json_body(g, &body, rng_spread(r, 100, 4096), 0);
         chunkable = 1;
     } else if (kind == K_PAGE) {
         ctype = "text/html; charset=utf-8";
         buf_str(&body, "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Shop</title>"
                        "<script src=\"/static/app.4f3a2b.js\" defer></script></head><body><main>");
-        filler_body(g, &body, rng_spread(r, 3000, 30000), 0);
+        filler_body(g, &body, rng_spread(r, 2000, 20000), 0);
         buf_str(&body, "</main></body></html>");
         chunkable = 1;
     } else {
@@ -751,8 +763,8 @@ static void build_exchange(gen_t *g, conn_t *c, uint64_t t)
 
     /* Server think time; past 40 ms the delayed-ACK timer acknowledges
      * the request before the response. */
-    uint32_t think = rng_spread(r, 150, 250000);
-    if (think > 40000)
+    uint32_t think = rng_spread(r, 150, 120000);
+    if (think > 40000 && c->last_unacked)
         add_pkt(g, c, last + 40000, 0, TH_ACK, c->sseq, c->cseq + rlen, 0, 0);
     c->cseq += rlen;
     c->c_bytes += rlen;
@@ -764,7 +776,7 @@ static void build_exchange(gen_t *g, conn_t *c, uint64_t t)
     c->s_bytes += slen;
 
     sort_pkts(c);
-    uint64_t next = resp_last + c->rtt_us + rng_spread(r, 500, 400000);
+    uint64_t next = resp_last + c->rtt_us + rng_spread(r, 300, 250000);
     c->next_start = next > c->phase_end ? next : c->phase_end + 1;
 }
 
@@ -814,7 +826,7 @@ static void open_connection(gen_t *g, conn_t *c, uint64_t t)
 
     /* Requests per connection: half make one, a few up to 60. */
     uint32_t roll = rng_below(r, 100);
-    c->requests_total = roll < 50 ? 1 : roll < 75 ? rng_range(r, 2, 4) : roll < 92 ? rng_range(r, 5, 12)
+    c->requests_total = roll < 55 ? 1 : roll < 78 ? rng_range(r, 2, 4) : roll < 92 ? rng_range(r, 5, 12)
                                                                                      : rng_range(r, 13, 60);
     c->requests_done = 0;
     c->phase_end = 0;
@@ -979,7 +991,7 @@ static void usage(FILE *out)
         "  --out FILE    pcap file to write\n"
         "  --seed N      PRNG seed (default 1)\n"
         "  --size-mb N   stop opening connections past N * 1,000,000 bytes (default 300)\n"
-        "  --open N      connections open at once (default 600)\n");
+        "  --open N      connections open at once (default 1000)\n");
 }
 
 static int parse_u64(const char *s, uint64_t *v)
@@ -996,7 +1008,7 @@ static int parse_u64(const char *s, uint64_t *v)
 int main(int argc, char **argv)
 {
     const char *out = NULL;
-    uint64_t seed = 1, size_mb = 300, open_target = 600;
+    uint64_t seed = 1, size_mb = 300, open_target = 1000;
 
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];

@@ -90,6 +90,10 @@ static int read_packets(rp_source *src, rp_tcp_table *tcp, rp_http *http, run *r
     rp_capture_stats *st = r->st;
     const rp_capture_opts *o = r->o;
     uint64_t next_expire = 0, next_tick = clock_ns(CLOCK_MONOTONIC) + FLUSH_INTERVAL_NS;
+    uint64_t started = clock_ns(CLOCK_REALTIME);
+    rp_source_stats ss;
+    rp_source_get_stats(src, &ss);
+    int live = ss.live;
     rp_source_packet p;
     char err[256];
 
@@ -111,7 +115,15 @@ static int read_packets(rp_source *src, rp_tcp_table *tcp, rp_http *http, run *r
                 rp_tcp_table_input(tcp, &pkt, p.ts_ns);
         }
 
+        /* Live packets carry wall-clock times, so between packets the clock
+         * stands in for them: records get written and limits apply even
+         * when traffic stops. */
         uint64_t now = st->last_ts_ns;
+        if (live) {
+            uint64_t wall = clock_ns(CLOCK_REALTIME);
+            if (wall > now)
+                now = wall;
+        }
         if (now >= next_expire) {
             rp_tcp_table_expire(tcp, now);
             next_expire = now + EXPIRE_INTERVAL_NS;
@@ -120,8 +132,9 @@ static int read_packets(rp_source *src, rp_tcp_table *tcp, rp_http *http, run *r
         if (rp_http_failed(http))
             return RP_CAPTURE_EOUTPUT;
 
+        uint64_t elapsed = live ? now - started : now - st->first_ts_ns;
         if ((o->stop && *o->stop) ||
-            (o->duration_ns && now - st->first_ts_ns >= o->duration_ns && st->packets) ||
+            (o->duration_ns && (live || st->packets) && elapsed >= o->duration_ns) ||
             (o->max_requests && st->written >= o->max_requests)) {
             st->stopped = 1;
             return 0;

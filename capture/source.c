@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <pcap/pcap.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,9 @@
 #define MAX_INTERFACES 4096
 #define LIVE_TIMEOUT_MS 100
 #define DEFAULT_LIVE_SNAPLEN 262144
+/* libpcap's 2 MiB default holds only a few dozen frames of a large snap
+ * length once immediate mode forces fixed-size frames: bursts get dropped. */
+#define DEFAULT_LIVE_BUFFER_MB 32
 
 /* One interface of a pcapng section (or the single one of a pcap file). */
 typedef struct iface {
@@ -523,8 +527,7 @@ int rp_source_open_live(rp_source **out, const rp_live_opts *o, const char *filt
     }
     pcap_set_snaplen(s->pcap, o->snaplen ? o->snaplen : DEFAULT_LIVE_SNAPLEN);
     pcap_set_timeout(s->pcap, LIVE_TIMEOUT_MS);
-    if (o->buffer_mb > 0)
-        pcap_set_buffer_size(s->pcap, o->buffer_mb << 20);
+    pcap_set_buffer_size(s->pcap, (o->buffer_mb > 0 ? o->buffer_mb : DEFAULT_LIVE_BUFFER_MB) << 20);
     if (o->immediate)
         pcap_set_immediate_mode(s->pcap, 1);
     pcap_set_tstamp_precision(s->pcap, PCAP_TSTAMP_PRECISION_NANO);
@@ -538,6 +541,15 @@ int rp_source_open_live(rp_source **out, const rp_live_opts *o, const char *filt
                  perm ? "; run as root or grant CAP_NET_RAW and CAP_NET_ADMIN" : "");
         rp_source_close(s);
         return perm ? RP_SOURCE_EPERM : RP_SOURCE_EOPEN;
+    }
+    /* The packet buffer timeout is no read timeout (immediate mode ignores
+     * it), so reads are non-blocking and rp_source_next polls with its own
+     * timeout: a quiet interface still lets the caller tick. */
+    if (pcap_setnonblock(s->pcap, 1, pcap_err) < 0 || pcap_get_selectable_fd(s->pcap) < 0) {
+        snprintf(err, errlen, "interface %s: cannot read without blocking: %s", o->interface,
+                 pcap_err[0] ? pcap_err : "no selectable descriptor");
+        rp_source_close(s);
+        return RP_SOURCE_EOPEN;
     }
     s->nano = pcap_get_tstamp_precision(s->pcap) == PCAP_TSTAMP_PRECISION_NANO;
     s->first_linktype = pcap_datalink(s->pcap);
@@ -562,6 +574,11 @@ static int next_pcap(rp_source *s, rp_source_packet *p, char *err, size_t errlen
     struct pcap_pkthdr *h;
     const u_char *data;
     int rc = pcap_next_ex(s->pcap, &h, &data);
+    if (rc == 0 && s->live) {
+        struct pollfd pfd = { .fd = pcap_get_selectable_fd(s->pcap), .events = POLLIN };
+        if (poll(&pfd, 1, LIVE_TIMEOUT_MS) > 0)
+            rc = pcap_next_ex(s->pcap, &h, &data);
+    }
     if (rc == 1) {
         uint64_t frac = (uint64_t)h->ts.tv_usec;
         p->ts_ns = (uint64_t)h->ts.tv_sec * 1000000000ull + (s->nano ? frac : frac * 1000);

@@ -26,7 +26,7 @@ typedef struct rp_source_packet {
 typedef struct rp_live_opts {
     const char *interface;
     int snaplen;             /* 0: 262144 */
-    int buffer_mb;           /* kernel buffer, 0: libpcap's default */
+    int buffer_mb;           /* kernel buffer, 0: 32 MiB */
     int immediate;           /* deliver packets as they arrive */
 } rp_live_opts;
 

@@ -6,10 +6,10 @@
  * max_connections, so libcurl never queues a transfer as pending, whose
  * queue time would count into CURLOPT_TIMEOUT_MS.
  *
- * Sockets: libcurl 7.88 sends CURL_POLL_REMOVE before it closes a socket,
- * but other versions have closed first. The close-socket callback
- * therefore stops and releases any poll still attached to the descriptor
- * before closing it, so libuv never watches a closed or reused descriptor.
+ * Sockets: libcurl does not promise that CURL_POLL_REMOVE arrives while the
+ * socket is still open, and libuv aborts when a descriptor it watches is
+ * closed under it. The close-socket callback therefore stops and releases
+ * any poll still attached to the descriptor before closing it.
  */
 #include "replay/curl_transport.h"
 
@@ -42,7 +42,8 @@ typedef struct xfer {
 
     char *text;             /* header lines handed to libcurl, NUL-separated */
     size_t text_cap;
-    struct curl_slist *nodes;   /* our own list nodes pointing into text */
+    struct curl_slist *nodes;   /* list nodes owned here, pointing into text;
+                                   never given to curl_slist_free_all */
     size_t nodes_cap;
 
     struct xfer *next;      /* free list, or in-flight list */

@@ -56,7 +56,7 @@ static void usage(FILE *out)
         "\n"
         "live capture:\n"
         "  -s, --snaplen BYTES      bytes kept per packet (default 262144)\n"
-        "  -B, --buffer-size MB     kernel capture buffer (default: libpcap's)\n"
+        "  -B, --buffer-size MB     kernel capture buffer (default 32)\n"
         "      --immediate          deliver packets as they arrive, without batching\n"
         "  -Z, --user USER          drop root privileges to USER once the interface is open\n"
         "\n"
@@ -394,6 +394,12 @@ int cmd_capture(int argc, char **argv)
         return RP_EXIT_FAIL;
     }
 
+    if (c.live.interface) {
+        /* Scripts wait for this line before sending traffic, as with tcpdump. */
+        fprintf(stderr, "reprise capture: listening on %s, link type %d, snapshot length %u\n",
+                c.live.interface, rp_source_linktype(src), rp_source_snaplen(src));
+        fflush(stderr);
+    }
     c.o.source_name = c.input ? c.input : c.live.interface;
     c.o.filter = filter;
     c.o.redact = c.redact;
