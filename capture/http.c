@@ -26,9 +26,13 @@ typedef enum state {
     ST_LINE,          /* at a message boundary, reading a start line */
     ST_RESYNC,        /* looking for the next start line after garbage or a gap */
     ST_MSG,           /* inside a message, fed to llhttp */
+    ST_CHUNKED,       /* inside a chunked body, decoded by this module */
     ST_WAIT_UPGRADE,  /* client sent Upgrade or CONNECT; waiting for the answer */
     ST_TUNNEL         /* not HTTP any more (upgrade, CONNECT, TLS) */
 } state;
+
+/* Where the chunked decoder is inside a body. */
+enum { CH_SIZE, CH_DATA, CH_DATA_END, CH_TRAILER };
 
 typedef struct buf {
     char *p;
@@ -73,6 +77,10 @@ typedef struct side {
     req *cur;                  /* client: request being parsed; server: its request */
     uint64_t msg_ts_ns, msg_bytes, last_ts_ns;
     int header_error;
+    int chunked_next;          /* headers ended with chunked framing: decode it here */
+    int chunk_state;           /* CH_* */
+    uint64_t chunk_left;
+    buf chunk_line;
 } side;
 
 typedef struct hconn {
@@ -461,6 +469,18 @@ static int on_header_value(llhttp_t *p, const char *at, size_t n) { return heade
 static int on_header_field_complete(llhttp_t *p) { return header_append(p, ": ", 2); }
 static int on_header_value_complete(llhttp_t *p) { return header_append(p, "\r\n", 2); }
 
+/* Chunked bodies are decoded by this module rather than llhttp: real
+ * clients send chunk-size lines that llhttp 8.1 rejects (a bare LF, a space
+ * before ";ext"), yet their framing is clear. llhttp is paused after the
+ * headers and the module's decoder takes over. */
+static int take_chunked(side *s, llhttp_t *p)
+{
+    if (!(p->flags & F_CHUNKED) || p->upgrade)
+        return 0;
+    s->chunked_next = 1;
+    return HPE_PAUSED;
+}
+
 static int on_headers_complete(llhttp_t *p)
 {
     side *s = side_of(p);
@@ -473,7 +493,7 @@ static int on_headers_complete(llhttp_t *p)
             if (p->upgrade && !(r->flags & RP_REC_CONNECT))
                 r->flags |= RP_REC_UPGRADE;
         }
-        return 0;
+        return take_chunked(s, p);
     }
 
     /* A response to HEAD, and 1xx, 204 and 304 responses, have no body
@@ -484,7 +504,7 @@ static int on_headers_complete(llhttp_t *p)
         return 1;
     if (r && (r->flags & RP_REC_CONNECT) && status >= 200 && status < 300)
         return 1;
-    return 0;
+    return take_chunked(s, p);
 }
 
 static int on_body(llhttp_t *p, const char *at, size_t n)
@@ -762,6 +782,14 @@ static size_t feed_message(hconn *c, side *s, const uint8_t *data, size_t len, c
     const char *pos = llhttp_get_error_pos(&s->parser);
     size_t used = pos && pos >= (const char *)data && pos <= (const char *)data + len
                   ? (size_t)(pos - (const char *)data) : len;
+    if (err == HPE_PAUSED && s->chunked_next) {
+        s->chunked_next = 0;
+        s->msg_bytes += used;
+        s->st = ST_CHUNKED;
+        s->chunk_state = CH_SIZE;
+        s->chunk_line.len = 0;
+        return used;
+    }
     if (err == HPE_PAUSED || err == HPE_PAUSED_UPGRADE) {
         s->msg_bytes += used;
         seginfo end = *at;
@@ -784,6 +812,119 @@ static size_t feed_message(hconn *c, side *s, const uint8_t *data, size_t len, c
     return used;
 }
 
+#define MAX_CHUNK_LINE 4096
+
+/* Parses a chunk-size line: hex digits, optional spaces or tabs, an
+ * optional ";extension", then CRLF or LF. Returns 0 or -1. */
+static int parse_chunk_size(const buf *line, uint64_t *size)
+{
+    size_t n = line_content_len(line), i = 0, digits = 0;
+    const char *p = line->p;
+    uint64_t v = 0;
+    while (i < n && (p[i] == ' ' || p[i] == '\t'))
+        i++;
+    for (; i < n; i++, digits++) {
+        char ch = p[i];
+        int d = ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
+              : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10 : -1;
+        if (d < 0)
+            break;
+        if (digits == 15)
+            return -1;   /* over 2^60 bytes: not a real chunk */
+        v = v * 16 + (uint64_t)d;
+    }
+    while (i < n && (p[i] == ' ' || p[i] == '\t'))
+        i++;
+    if (digits == 0 || (i < n && p[i] != ';'))
+        return -1;
+    *size = v;
+    return 0;
+}
+
+/* Collects one line of framing into s->chunk_line; returns bytes used and
+ * sets *done when the line is whole. */
+static size_t chunk_take_line(side *s, const uint8_t *data, size_t len, int *done, int *toolong)
+{
+    const uint8_t *nl = memchr(data, '\n', len);
+    size_t take = nl ? (size_t)(nl - data) + 1 : len;
+    *done = nl != NULL;
+    *toolong = s->chunk_line.len + take > MAX_CHUNK_LINE;
+    if (!*toolong)
+        buf_append(&s->chunk_line, data, take);
+    return take;
+}
+
+static void chunked_failed(hconn *c, side *s)
+{
+    rp_http *h = c->h;
+    if (s->role == CLIENT) {
+        if (s->cur)
+            req_drop(h, s->cur, RP_SKIP_REQUEST_PARSE);
+    } else {
+        h->stats.skipped[RP_SKIP_RESPONSE_PARSE]++;
+        s->cur = NULL;
+    }
+    enter_resync(s, 0);
+}
+
+/* Decodes chunked framing; returns bytes used. */
+static size_t feed_chunked(hconn *c, side *s, const uint8_t *data, size_t len, const seginfo *at)
+{
+    size_t used = 0;
+    s->last_ts_ns = at->ts_ns;
+    while (used < len && s->st == ST_CHUNKED) {
+        if (s->chunk_state == CH_DATA) {
+            size_t n = len - used < s->chunk_left ? len - used : (size_t)s->chunk_left;
+            if (s->role == CLIENT)
+                on_body(&s->parser, (const char *)data + used, n);
+            s->chunk_left -= n;
+            used += n;
+            if (s->chunk_left == 0)
+                s->chunk_state = CH_DATA_END;
+            continue;
+        }
+
+        int done, toolong;
+        used += chunk_take_line(s, data + used, len - used, &done, &toolong);
+        if (toolong) {
+            chunked_failed(c, s);
+            break;
+        }
+        if (!done)
+            break;
+        size_t content = line_content_len(&s->chunk_line);
+        if (s->chunk_state == CH_SIZE) {
+            uint64_t size;
+            if (parse_chunk_size(&s->chunk_line, &size) < 0) {
+                chunked_failed(c, s);
+                break;
+            }
+            s->chunk_left = size;
+            s->chunk_state = size ? CH_DATA : CH_TRAILER;
+        } else if (s->chunk_state == CH_DATA_END) {
+            if (content != 0) {
+                chunked_failed(c, s);
+                break;
+            }
+            s->chunk_state = CH_SIZE;
+        } else if (content == 0) {            /* the empty line after trailers */
+            s->msg_bytes += used;
+            seginfo end = *at;
+            end.seq = at->seq + (uint32_t)used;
+            s->chunk_line.len = 0;
+            if (s->role == CLIENT)
+                client_message_done(c, &end);
+            else
+                server_message_done(c, 0);
+            return used;
+        }
+        s->chunk_line.len = 0;
+    }
+    if (s->st == ST_CHUNKED)
+        s->msg_bytes += used;
+    return used;
+}
+
 static void side_input(hconn *c, int role, const uint8_t *data, size_t len, seginfo at)
 {
     /* Messages usually start at a segment boundary: while resynchronising,
@@ -801,6 +942,9 @@ static void side_input(hconn *c, int role, const uint8_t *data, size_t len, segi
             return;        /* tunnel bytes, or bytes sent before the answer */
         case ST_MSG:
             used = feed_message(c, s, data, len, &at);
+            break;
+        case ST_CHUNKED:
+            used = feed_chunked(c, s, data, len, &at);
             break;
         default:
             used = scan_line(c, s, data, len, &at);
@@ -945,12 +1089,12 @@ static void on_gap(void *ctx, rp_tcp_conn *tc, int dir, uint32_t len, uint64_t t
         return;
 
     if (role == CLIENT) {
-        if (s->st == ST_MSG && s->cur)
+        if ((s->st == ST_MSG || s->st == ST_CHUNKED) && s->cur)
             req_abort(h, s->cur, RP_SKIP_REQUEST_GAP);
         s->cur = NULL;
     } else {
         c->server_gap = 1;
-        if (s->st == ST_MSG && s->cur)
+        if ((s->st == ST_MSG || s->st == ST_CHUNKED) && s->cur)
             server_message_done(c, 1);   /* status known, the rest lost */
         s->cur = NULL;
     }
@@ -962,6 +1106,12 @@ static void on_gap(void *ctx, rp_tcp_conn *tc, int dir, uint32_t len, uint64_t t
 static void finish_server(hconn *c)
 {
     side *s = &c->s[SERVER];
+    if (s->st == ST_CHUNKED) {
+        if (s->cur)
+            server_message_done(c, 1);
+        s->st = ST_LINE;
+        return;
+    }
     if (s->st != ST_MSG)
         return;
     int err = llhttp_finish(&s->parser);
@@ -995,8 +1145,10 @@ static void on_close(void *ctx, rp_tcp_conn *tc, rp_tcp_close_reason why, uint64
         req_abort(h, c->s[CLIENT].cur, RP_SKIP_REQUEST_UNFINISHED);
     while (c->head)
         req_no_response(h, c->head);
-    buf_free(&c->s[CLIENT].line);
-    buf_free(&c->s[SERVER].line);
+    for (int role = 0; role < 2; role++) {
+        buf_free(&c->s[role].line);
+        buf_free(&c->s[role].chunk_line);
+    }
     free(c);
     tc->user = NULL;
 }

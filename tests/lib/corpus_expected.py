@@ -47,10 +47,6 @@ OTHERS = {
         E("status", 1, "the capture stops after 100 packets, inside the response body",
           cp.response_cut),
     ],
-    "sv-chunked-req-null-8008.pcap": [
-        E("only_tshark", 1, "known gap: the chunk-size line '4 ; ext' with a bare LF is "
-          "rejected by llhttp 8.1 and no fallback decodes it yet"),
-    ],
     "zeek-snaplen96.pcap": [
         E("only_tshark", 1, "snap length 96 cuts the request line after 'HTT'; reprise "
           "drops a request it cannot read whole and counts it as cut by the snap length"),

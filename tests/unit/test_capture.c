@@ -274,6 +274,44 @@ TEST(capture_chunked_body_decoded)
     CHECK_EQ_INT(s.recs[0].status, 200);
 }
 
+/* Chunk-size lines as real clients send them: bare LF line ends and a
+ * space before the extension, which llhttp 8.1 rejects. */
+TEST(capture_lenient_chunked_framing)
+{
+    sim s;
+    sim_init(&s, 0);
+    handshake(&s);
+    sendp(&s, 0, "POST /c HTTP/1.1\nHost: h\nTransfer-Encoding: chunked\n\n"
+                 "8 ; ext=1\ntototata\n4\ntiti\n0\nX-Trailer: t\n\n");
+    sendp(&s, 1, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                 "2\r\nok\r\n0\r\n\r\n");
+    sendp(&s, 0, GET1);
+    sendp(&s, 1, OK2);
+    sim_finish(&s);
+
+    CHECK_EQ_INT(s.n, 2);
+    CHECK_EQ_INT(s.recs[0].body_len, 12);
+    CHECK_EQ_MEM(s.recs[0].body, 12, "tototatatiti");
+    CHECK(s.recs[0].flags & RP_REC_CHUNKED);
+    CHECK_EQ_INT(s.recs[0].status, 200);
+    CHECK_EQ_INT(s.recs[1].status, 200);   /* the chunked response ended where it should */
+}
+
+TEST(capture_bad_chunk_size_skips_request)
+{
+    sim s;
+    sim_init(&s, 0);
+    handshake(&s);
+    sendp(&s, 0, "POST /bad HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+                 "zz\r\nabc\r\n");
+    sendp(&s, 0, GET1);
+    sendp(&s, 1, OK2);
+    sim_finish(&s);
+
+    CHECK_EQ_INT(s.n, 1);
+    CHECK_EQ_STR(s.recs[0].target, "/a?x=1");
+}
+
 TEST(capture_100_continue_is_not_the_response)
 {
     sim s;
