@@ -116,7 +116,7 @@ static int read_packets(rp_source *src, rp_tcp_table *tcp, rp_http *http, run *r
         }
 
         /* Live packets carry wall-clock times, so between packets the clock
-         * stands in for them: records get written and limits apply even
+         * replaces them. Records then get written and limits apply even
          * when traffic stops. */
         uint64_t now = st->last_ts_ns;
         if (live) {

@@ -27,7 +27,7 @@ typedef enum state {
     ST_RESYNC,        /* looking for the next start line after garbage or a gap */
     ST_MSG,           /* inside a message, fed to llhttp */
     ST_CHUNKED,       /* inside a chunked body, decoded by this module */
-    ST_WAIT_UPGRADE,  /* client sent Upgrade or CONNECT; waiting for the answer */
+    ST_WAIT_UPGRADE,  /* client sent Upgrade or CONNECT; waiting for the response */
     ST_TUNNEL         /* not HTTP any more (upgrade, CONNECT, TLS) */
 } state;
 
@@ -168,9 +168,9 @@ static int is_tchar(unsigned char c)
     return c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL;
 }
 
-/* llhttp 8.1 parses only these request methods; others are fed to it as
- * GET so the headers and body are still framed, and the captured method is
- * kept. */
+/* llhttp 8.1 parses only these request methods. Others are fed to it as
+ * GET, so the headers and body are still framed, and the captured method
+ * is kept. */
 #define RP_METHOD_NAME(num, name, string) #string,
 static const char *const llhttp_methods[] = { HTTP_METHOD_MAP(RP_METHOD_NAME) };
 #undef RP_METHOD_NAME
@@ -212,7 +212,7 @@ static size_t parse_version(const char *p, size_t n, int *major, int *minor)
 
 /* Parses "METHOD SP request-target SP HTTP/d.d". With lenient set (at a
  * message boundary, where framing is clear) it also takes what real
- * clients send and servers answer: a version cut to "HTTP/1.", no version,
+ * clients send and servers respond to: a version cut to "HTTP/1.", no version,
  * or a method alone; version 0.0 then records that none was valid. */
 static int parse_request_line(const buf *line, start_line *sl, int lenient)
 {
@@ -370,7 +370,7 @@ static void req_abort(rp_http *h, req *r, rp_http_skip why)
     req_drop(h, r, why);
 }
 
-/* Marks r as answered by nothing and takes it off the queue. */
+/* Marks r as having no response and takes it off the queue. */
 static void req_no_response(rp_http *h, req *r)
 {
     if (r->conn) {
@@ -421,13 +421,13 @@ static req *req_new(hconn *c, const start_line *sl, const seginfo *at)
     return r;
 }
 
-/* Picks the request a response starting in a segment with this ack
- * answers. Without pipelining, a response's first segment acknowledges
- * exactly the end of its request: when that request is not the oldest
+/* Picks the request that a response starting in a segment with this ack
+ * belongs to. Without pipelining, a response's first segment acknowledges
+ * exactly the end of its request. When that request is not the oldest
  * waiting one, the older ones lost their responses in a hole in the
- * capture (which may precede the first captured byte, so it is not always
- * seen as a gap). And a response cannot answer a request whose first byte
- * the server had not yet acknowledged. */
+ * capture. The hole may precede the first captured byte, so it is not
+ * always seen as a gap. A response never belongs to a request whose first
+ * byte the server had not yet acknowledged. */
 static req *pair_candidate(hconn *c, const seginfo *at)
 {
     req *r = c->head;
@@ -497,8 +497,8 @@ static int on_headers_complete(llhttp_t *p)
     }
 
     /* A response to HEAD, and 1xx, 204 and 304 responses, have no body
-     * whatever their headers say; so has a successful answer to CONNECT,
-     * after which the tunnel starts. */
+     * whatever their headers contain. Neither has a 2xx response to
+     * CONNECT, after which the tunnel starts. */
     int status = p->status_code;
     if ((r && r->is_head) || (status >= 100 && status < 200) || status == 204 || status == 304)
         return 1;
@@ -633,10 +633,10 @@ static void start_request(hconn *c, const start_line *sl)
         return;
     }
 
-    /* llhttp frames the headers and body; this module keeps the method,
-     * target and version. It is fed a start line it accepts: the captured
-     * method when it knows it, else GET (CONNECT too, since the tunnel is
-     * handled here), and "/" as target. */
+    /* llhttp frames the headers and body, and this module keeps the
+     * method, target and version. llhttp is fed a start line it accepts:
+     * the captured method when llhttp supports it, else GET (CONNECT too,
+     * because the tunnel is handled here), and "/" as target. */
     const char *method = sl->method;
     size_t method_len = sl->method_len;
     if ((r->flags & RP_REC_CONNECT) || !llhttp_knows_method(sl->method, sl->method_len)) {

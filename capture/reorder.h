@@ -1,6 +1,6 @@
 /* Puts finished records back in timestamp order.
  *
- * Requests finish out of order: a slow response holds its request while
+ * Requests finish out of order: a slow response delays its request while
  * later ones on other connections complete. Each request registers when
  * its first byte is seen (pending) and moves to the ready set when its
  * record is final. A ready record may be written once no pending record

@@ -2,7 +2,7 @@
  * two half-streams put back in sequence order.
  *
  * Policy for overlapping data: the first bytes delivered for a sequence
- * number win; a retransmission or overlap that brings other bytes for data
+ * number win. A retransmission or overlap that brings other bytes for data
  * already delivered is ignored and counted. Out-of-order segments wait in a
  * bounded queue; when it overflows, or when the connection ends with a hole,
  * the hole is reported as a gap and delivery resumes after it.
@@ -42,8 +42,8 @@ typedef struct rp_tcp_conn {
 
 /* Stream events. data and the segment's ack stay valid only during the
  * call. ack is the acknowledgement number carried by the segment that
- * delivered the first byte of data (ack_valid when its ACK flag was set);
- * the HTTP layer uses it to pair responses with requests across gaps. */
+ * delivered the first byte of data, and ack_valid is set when its ACK flag
+ * was. The HTTP layer uses it to pair responses with requests across gaps. */
 typedef struct rp_tcp_callbacks {
     void *ctx;
     void (*on_data)(void *ctx, rp_tcp_conn *c, int dir, const uint8_t *data,

@@ -356,12 +356,12 @@ static int finish(cli *c, int rc, const char *err, const rp_capture_stats *st, d
     if (!c->quiet)
         print_summary(c->o.output, st, secs);
     if (rc == RP_CAPTURE_PARTIAL) {
-        fprintf(stderr, "reprise capture: %s; %s holds the %llu requests read before it\n",
+        fprintf(stderr, "reprise capture: %s; %s contains the %llu requests read before it\n",
                 err, c->o.output, (unsigned long long)st->written);
         return RP_EXIT_FAIL;
     }
     if (stop_requested)
-        fprintf(stderr, "reprise capture: stopped by a signal; %s holds the %llu requests "
+        fprintf(stderr, "reprise capture: stopped by a signal; %s contains the %llu requests "
                 "captured\n", c->o.output, (unsigned long long)st->written);
     return RP_EXIT_OK;
 }
