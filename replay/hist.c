@@ -198,3 +198,22 @@ void rp_hist_foreach(const rp_hist *h,
         fn(ctx, low, low + width - 1, h->counts[i]);
     }
 }
+
+void rp_hist_record_n(rp_hist *h, uint64_t value, uint64_t count)
+{
+    if (count == 0)
+        return;
+    uint64_t slot_value = value;
+    if (value > h->top) {
+        slot_value = h->top;
+        h->saturated += count;
+    }
+    h->counts[index_of(h, slot_value)] += count;
+
+    if (h->total == 0 || value < h->min)
+        h->min = value;
+    if (value > h->max)
+        h->max = value;
+    h->total += count;
+    h->sum += (double)value * (double)count;
+}

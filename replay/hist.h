@@ -34,6 +34,10 @@ void rp_hist_reset(rp_hist *h);
  * use the exact value. */
 void rp_hist_record(rp_hist *h, uint64_t value);
 
+/* Records value count times, as count calls of rp_hist_record would; used
+ * to rebuild a histogram from a stored one. */
+void rp_hist_record_n(rp_hist *h, uint64_t value, uint64_t count);
+
 /* Adds every count of src into dst. Returns 0, or -1 when the two were
  * created with different arguments (dst is then unchanged). */
 int rp_hist_merge(rp_hist *dst, const rp_hist *src);
