@@ -55,7 +55,7 @@ for tool in tcpdump tshark /usr/bin/time cc; do
     command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"
 done
 if [ -n "$missing" ]; then
-    echo "bench/capture.sh: not found:$missing; install them with 'apt-get install tcpdump tshark time gcc'" >&2
+    echo "bench/capture.sh: not found:$missing. Install them with 'apt-get install tcpdump tshark time gcc'" >&2
     exit 1
 fi
 

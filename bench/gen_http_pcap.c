@@ -83,9 +83,9 @@ typedef struct {
     size_t len, cap;
 } buf_t;
 
-static void die(const char *what)
+static void die(const char *context)
 {
-    fprintf(stderr, "gen_http_pcap: %s: %s\n", what, strerror(errno));
+    fprintf(stderr, "gen_http_pcap: %s: %s\n", context, strerror(errno));
     exit(1);
 }
 
@@ -185,7 +185,7 @@ typedef struct {
     uint64_t connections, requests, gets, posts, packets, bytes;
     uint64_t data_segments, swapped_segments, retransmissions;
     uint64_t seq_wraps, chunked_responses, split_posts, multi_segment_requests;
-    uint64_t status[6];           /* 200, 201, 304, 404, 500, other */
+    uint64_t status[5];           /* 200, 201, 304, 404, 500 */
     uint64_t first_ts, last_ts;
     uint32_t max_open;
 } totals_t;
@@ -499,9 +499,9 @@ static void add_common_request_headers(gen_t *g, conn_t *c, buf_t *b, const char
     (void)g;
 }
 
-/* Appends a JSON document of exactly `size` bytes (at least 72): a
- * header object, array items while they fit, and a "note" string that
- * pads to the size. */
+/* Appends a JSON document of `size` bytes: a header object, array items
+ * while they fit, and a "note" string that pads to the size. A size below
+ * about 72 bytes comes out longer, at the shortest such document. */
 static void json_body(gen_t *g, buf_t *b, uint32_t size, int is_request)
 {
     rng_t *r = &g->rng;
@@ -639,6 +639,18 @@ static void add_chunked(gen_t *g, buf_t *b, const buf_t *body)
     buf_str(b, "0\r\n\r\n");
 }
 
+/* Index of a status in totals_t.status and in the reason phrases. */
+static int status_index(int status)
+{
+    switch (status) {
+    case 200: return 0;
+    case 201: return 1;
+    case 304: return 2;
+    case 404: return 3;
+    default: return 4;
+    }
+}
+
 /* Builds the response to a request of the given kind into c->resp. */
 static void build_response(gen_t *g, conn_t *c, enum kind kind, int not_modified, uint64_t ts)
 {
@@ -687,7 +699,7 @@ static void build_response(gen_t *g, conn_t *c, enum kind kind, int not_modified
 
     static const char *const reasons[] = { "OK", "Created", "Not Modified", "Not Found",
                                            "Internal Server Error" };
-    int si = status == 200 ? 0 : status == 201 ? 1 : status == 304 ? 2 : status == 404 ? 3 : 4;
+    int si = status_index(status);
     g->t.status[si]++;
     fill_date(g, ts);
     buf_printf(b, "HTTP/1.1 %d %s\r\nServer: nginx/1.22.1\r\nDate: %s\r\n", status, reasons[si], g->date);
@@ -739,7 +751,13 @@ static void build_exchange(gen_t *g, conn_t *c, uint64_t t)
     start_phase(c, PH_EXCHANGE);
 
     uint32_t roll = rng_below(r, 100);
-    enum kind kind = roll < 25 ? K_POST : roll < 77 ? K_API : roll < 91 ? K_STATIC : K_PAGE;
+    enum kind kind = K_PAGE;
+    if (roll < 25)
+        kind = K_POST;
+    else if (roll < 77)
+        kind = K_API;
+    else if (roll < 91)
+        kind = K_STATIC;
     int not_modified;
     uint32_t hlen = build_request(g, c, kind, &not_modified);
     uint32_t rlen = (uint32_t)c->req.len;
@@ -807,8 +825,8 @@ static void open_connection(gen_t *g, conn_t *c, uint64_t t)
     c->cport = c->client->next_port;
     c->client->next_port = c->cport >= 60999 ? 32768 : c->cport + 1;
 
-    /* About 3% of connections start within reach of 2^32 on one side, so
-     * their sequence numbers wrap; the rest are uniform. */
+    /* On each side, 2% of initial sequence numbers lie just below 2^32,
+     * so that most of those connections wrap; the rest are uniform. */
     c->c_isn = (uint32_t)rng_next(r);
     c->s_isn = (uint32_t)rng_next(r);
     if (rng_below(r, 100) < 2)
@@ -826,8 +844,14 @@ static void open_connection(gen_t *g, conn_t *c, uint64_t t)
 
     /* Requests per connection: half make one, a few up to 60. */
     uint32_t roll = rng_below(r, 100);
-    c->requests_total = roll < 55 ? 1 : roll < 78 ? rng_range(r, 2, 4) : roll < 92 ? rng_range(r, 5, 12)
-                                                                                     : rng_range(r, 13, 60);
+    if (roll < 55)
+        c->requests_total = 1;
+    else if (roll < 78)
+        c->requests_total = rng_range(r, 2, 4);
+    else if (roll < 92)
+        c->requests_total = rng_range(r, 5, 12);
+    else
+        c->requests_total = rng_range(r, 13, 60);
     c->requests_done = 0;
     c->phase_end = 0;
     g->t.connections++;
@@ -990,7 +1014,8 @@ static void usage(FILE *out)
         "\n"
         "  --out FILE    pcap file to write\n"
         "  --seed N      PRNG seed (default 1)\n"
-        "  --size-mb N   stop opening connections past N * 1,000,000 bytes (default 300)\n"
+        "  --size-mb N   once the file reaches N * 1,000,000 bytes, end each open\n"
+        "                connection after its current request (default 300)\n"
         "  --open N      connections open at once (default 1000)\n");
 }
 
@@ -1017,7 +1042,7 @@ int main(int argc, char **argv)
             return 0;
         }
         if (i + 1 >= argc) {
-            fprintf(stderr, "gen_http_pcap: option '%s' is unknown or has no value\n", a);
+            fprintf(stderr, "gen_http_pcap: option '%s' is unknown or its value is missing\n", a);
             usage(stderr);
             return 2;
         }
@@ -1052,7 +1077,7 @@ int main(int argc, char **argv)
     g.target_bytes = size_mb * 1000000;
     g.out = fopen(out, "wb");
     if (g.out == NULL) {
-        fprintf(stderr, "gen_http_pcap: cannot create %s: %s\n", out, strerror(errno));
+        fprintf(stderr, "gen_http_pcap: failed to create %s: %s\n", out, strerror(errno));
         return 1;
     }
     g.obuf = malloc(OUT_BUF_SIZE);
@@ -1067,6 +1092,18 @@ int main(int argc, char **argv)
     run(&g, (uint32_t)open_target);
     if (fclose(g.out) != 0)
         die("closing the output failed");
+
+    for (uint64_t i = 0; i < open_target; i++) {
+        free(g.conns[i].req.p);
+        free(g.conns[i].resp.p);
+        free(g.conns[i].pkts);
+    }
+    free(g.conns);
+    free(g.heap);
+    free(g.clients);
+    free(g.filler_text);
+    free(g.filler_bin);
+    free(g.obuf);
 
     const totals_t *t = &g.t;
     printf("connections %llu\n", (unsigned long long)t->connections);

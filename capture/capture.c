@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "capture/sink.h"
 #include "formats/trace.h"
 
 #define EXPIRE_INTERVAL_NS 1000000000ull
@@ -13,7 +14,7 @@
 typedef struct run {
     const rp_capture_opts *o;
     rp_capture_stats *st;
-    rp_trace_writer *w;
+    rp_sink *w;
     char werr[256];
 } run;
 
@@ -33,11 +34,11 @@ static int write_record(void *ctx, const rp_record *rec)
         return 0;
     }
     rp_record copy = *rec;
-    if (r->o->redact && rp_redact_apply(r->o->redact, &copy) < 0) {
+    if (r->o->redact && rp_redact_active(r->o->redact) && rp_redact_apply(r->o->redact, &copy) < 0) {
         snprintf(r->werr, sizeof r->werr, "out of memory redacting a request");
         return -1;
     }
-    int rc = rp_trace_writer_add(r->w, &copy, r->werr, sizeof r->werr);
+    int rc = rp_sink_add(r->w, &copy, r->werr, sizeof r->werr);
     if (rc == 0)
         r->st->written++;
     return rc;
@@ -59,7 +60,7 @@ static int open_writer(rp_source *src, run *r, char *err, size_t errlen)
         .redaction = redaction, .sample = sample,
     };
     rp_trace_writer_opts wopts = { .zstd_level = o->zstd_level };
-    if (rp_trace_writer_open(&r->w, o->output, &meta, &wopts, err, errlen) < 0)
+    if (rp_sink_open(&r->w, o->output, &meta, &wopts, err, errlen) < 0)
         return RP_CAPTURE_EOUTPUT;
     return 0;
 }
@@ -141,11 +142,14 @@ static int read_packets(rp_source *src, rp_tcp_table *tcp, rp_http *http, run *r
         }
 
         /* Once a second of wall time: write out the current block, so a
-         * crash loses little, and report progress. */
+         * crash loses little, and report progress. Reading a file, the
+         * clock is looked at every 256 packets only: it costs. */
+        if (!live && (st->packets & 255) != 0)
+            continue;
         uint64_t wall = clock_ns(CLOCK_MONOTONIC);
         if (wall >= next_tick) {
             next_tick = wall + FLUSH_INTERVAL_NS;
-            if (rp_trace_writer_flush(r->w, r->werr, sizeof r->werr) < 0)
+            if (rp_sink_flush(r->w, r->werr, sizeof r->werr) < 0)
                 return RP_CAPTURE_EOUTPUT;
             if (o->progress) {
                 snapshot(st, src, tcp, http);
@@ -199,7 +203,7 @@ int rp_capture_run(rp_source *src, const rp_capture_opts *o, rp_capture_stats *s
     }
     if (http == NULL || tcp == NULL) {
         rp_http_free(http);
-        rp_trace_writer_close(r.w, r.werr, sizeof r.werr);
+        rp_sink_close(r.w, r.werr, sizeof r.werr);
         snprintf(err, errlen, "out of memory");
         return RP_CAPTURE_ENOMEM;
     }
@@ -213,11 +217,13 @@ int rp_capture_run(rp_source *src, const rp_capture_opts *o, rp_capture_stats *s
     st->http = *rp_http_get_stats(http);
     int failed = rp_http_failed(http);
     rp_http_free(http);
-    if (o->redact)
-        st->unredacted_credentials = rp_redact_unredacted_credentials(o->redact);
+    st->unredacted_authorization = o->redact && rp_redact_covers_header(o->redact, "authorization")
+                                   ? 0 : st->http.with_authorization;
+    st->unredacted_cookie = o->redact && rp_redact_covers_header(o->redact, "cookie")
+                            ? 0 : st->http.with_cookie;
 
     char werr[256];
-    int crc = rp_trace_writer_close(r.w, werr, sizeof werr);
+    int crc = rp_sink_close(r.w, werr, sizeof werr);
     if (failed || rc == RP_CAPTURE_EOUTPUT || crc < 0) {
         snprintf(err, errlen, "%s", failed || rc == RP_CAPTURE_EOUTPUT ? r.werr : werr);
         return RP_CAPTURE_EOUTPUT;

@@ -21,7 +21,8 @@ typedef struct rp_capture_stats {
     uint64_t out_of_time_order;             /* packets older than the one before */
     uint64_t written;                       /* records written to the trace */
     uint64_t over_max_requests;             /* records not written: --max-requests reached */
-    uint64_t unredacted_credentials;        /* written requests with a credential header left in */
+    uint64_t unredacted_authorization;      /* requests whose Authorization no rule redacts */
+    uint64_t unredacted_cookie;             /* requests whose Cookie no rule redacts */
     int link_type;
     const char *link_name;
     uint32_t snaplen;

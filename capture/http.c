@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <xxhash.h>
 
@@ -53,6 +54,7 @@ typedef struct req {
     uint32_t client_ack;       /* ack of the segment carrying the first byte */
     int client_ack_valid;
     int headers_done, complete, resp_final, is_head;
+    int has_authorization, has_cookie;
     uint16_t status;
     uint64_t ttfb_ns, ttlb_ns, resp_bytes;
     size_t accounted;          /* bytes counted in rp_http.buffered */
@@ -77,6 +79,8 @@ typedef struct side {
     req *cur;                  /* client: request being parsed; server: its request */
     uint64_t msg_ts_ns, msg_bytes, last_ts_ns;
     int header_error;
+    size_t field_start;        /* offset of the header name being read */
+    int in_field;
     int chunked_next;          /* headers ended with chunked framing: decode it here */
     int chunk_state;           /* CH_* */
     uint64_t chunk_left;
@@ -464,9 +468,40 @@ static int header_append(llhttp_t *p, const char *at, size_t n)
     return 0;
 }
 
-static int on_header_field(llhttp_t *p, const char *at, size_t n) { return header_append(p, at, n); }
+static int on_header_field(llhttp_t *p, const char *at, size_t n)
+{
+    side *s = side_of(p);
+    if (!s->in_field && s->cur) {
+        s->in_field = 1;
+        s->field_start = s->cur->headers.len;
+    }
+    return header_append(p, at, n);
+}
+
 static int on_header_value(llhttp_t *p, const char *at, size_t n) { return header_append(p, at, n); }
-static int on_header_field_complete(llhttp_t *p) { return header_append(p, ": ", 2); }
+
+/* Notes credentials while the name is at hand, so capture can warn about
+ * secrets going into the trace without scanning every record again. */
+static void note_credential(side *s)
+{
+    req *r = s->cur;
+    const char *name = r->headers.p + s->field_start;
+    size_t n = r->headers.len - s->field_start;
+    if ((n == 13 && strncasecmp(name, "authorization", 13) == 0) ||
+        (n == 19 && strncasecmp(name, "proxy-authorization", 19) == 0))
+        r->has_authorization = 1;
+    else if (n == 6 && strncasecmp(name, "cookie", 6) == 0)
+        r->has_cookie = 1;
+}
+
+static int on_header_field_complete(llhttp_t *p)
+{
+    side *s = side_of(p);
+    s->in_field = 0;
+    if (s->role == CLIENT && s->cur && s->cur->headers.len >= s->field_start)
+        note_credential(s);
+    return header_append(p, ": ", 2);
+}
 static int on_header_value_complete(llhttp_t *p) { return header_append(p, "\r\n", 2); }
 
 /* Chunked bodies are decoded by this module rather than llhttp: real
@@ -1189,6 +1224,8 @@ static int emit_req(rp_http *h, req *r)
         .resp_bytes = r->resp_bytes,
     };
     h->stats.requests++;
+    h->stats.with_authorization += (uint64_t)r->has_authorization;
+    h->stats.with_cookie += (uint64_t)r->has_cookie;
     if (!(r->flags & RP_REC_HAS_RESPONSE))
         h->stats.no_response++;
     if (r->flags & RP_REC_TRUNCATED)

@@ -68,6 +68,9 @@ typedef struct rp_http_stats {
     uint64_t recovered_methods;   /* request lines llhttp rejects, kept by the fallback */
     uint64_t timestamp_clamped;   /* records whose time went backwards, set to the previous one */
     uint64_t response_timeouts;   /* records written without waiting longer for a response */
+    uint64_t with_authorization;  /* requests carrying Authorization or
+                                     Proxy-Authorization */
+    uint64_t with_cookie;         /* requests carrying Cookie */
     uint64_t sampled_out;         /* connections left out by --sample */
     uint64_t port_filtered;       /* connections left out by the port list */
     uint64_t skipped[RP_SKIP_COUNT];

@@ -17,11 +17,6 @@ struct rp_redact {
     size_t nparams;
     int drop_bodies;
     strbuf hdr_out, target_out;
-    uint64_t unredacted_credentials;
-};
-
-static const char *const credential_headers[] = {
-    "authorization", "proxy-authorization", "cookie",
 };
 
 static int buf_add(strbuf *b, const char *p, size_t n)
@@ -92,31 +87,14 @@ static int header_listed(const rp_redact *r, const char *name, size_t n)
     return 0;
 }
 
-static int is_credential(const char *name, size_t n)
-{
-    for (size_t i = 0; i < sizeof credential_headers / sizeof credential_headers[0]; i++)
-        if (strlen(credential_headers[i]) == n && strncasecmp(credential_headers[i], name, n) == 0)
-            return 1;
-    return 0;
-}
-
 /* Copies the header lines, replacing listed values; returns the number
  * replaced or -1. */
-static int redact_headers(rp_redact *r, const rp_record *rec, int *credentials_left)
+static int redact_headers(rp_redact *r, const rp_record *rec)
 {
     const char *p = rec->headers, *end = rec->headers + rec->headers_len;
     int replaced = 0;
-    if (r->nheaders == 0) {
-        /* Nothing to replace: only look for credentials left in. */
-        while (p < end && !*credentials_left) {
-            const char *eol = memchr(p, '\n', (size_t)(end - p));
-            const char *colon = memchr(p, ':', (size_t)((eol ? eol : end) - p));
-            if (colon && is_credential(p, (size_t)(colon - p)))
-                *credentials_left = 1;
-            p = eol ? eol + 1 : end;
-        }
+    if (r->nheaders == 0)
         return 0;
-    }
     r->hdr_out.len = 0;
     while (p < end) {
         const char *eol = memchr(p, '\n', (size_t)(end - p));
@@ -130,11 +108,8 @@ static int redact_headers(rp_redact *r, const rp_record *rec, int *credentials_l
                 buf_add(&r->hdr_out, line_end, (size_t)(next - line_end)) < 0)
                 return -1;
             replaced++;
-        } else {
-            if (colon && is_credential(p, name_len))
-                *credentials_left = 1;
-            if (buf_add(&r->hdr_out, p, (size_t)(next - p)) < 0)
-                return -1;
+        } else if (buf_add(&r->hdr_out, p, (size_t)(next - p)) < 0) {
+            return -1;
         }
         p = next;
     }
@@ -186,13 +161,10 @@ static int redact_query(rp_redact *r, const rp_record *rec)
 
 int rp_redact_apply(rp_redact *r, rp_record *rec)
 {
-    int credentials_left = 0;
-    int h = redact_headers(r, rec, &credentials_left);
+    int h = redact_headers(r, rec);
     int q = r->nparams ? redact_query(r, rec) : 0;
     if (h < 0 || q < 0)
         return -1;
-    if (credentials_left)
-        r->unredacted_credentials++;
 
     if (h > 0) {
         rec->headers = r->hdr_out.p;
@@ -237,7 +209,7 @@ void rp_redact_describe(const rp_redact *r, char *buf, size_t len)
     }
 }
 
-uint64_t rp_redact_unredacted_credentials(const rp_redact *r)
+int rp_redact_covers_header(const rp_redact *r, const char *name)
 {
-    return r->unredacted_credentials;
+    return header_listed(r, name, strlen(name));
 }

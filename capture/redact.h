@@ -36,9 +36,7 @@ int rp_redact_apply(rp_redact *r, rp_record *rec);
  * trace header. */
 void rp_redact_describe(const rp_redact *r, char *buf, size_t len);
 
-/* Counts requests whose headers include a credential (Authorization,
- * Proxy-Authorization, Cookie) that no rule redacts; capture warns about
- * them. */
-uint64_t rp_redact_unredacted_credentials(const rp_redact *r);
+/* Nonzero when a rule replaces the values of header name (any case). */
+int rp_redact_covers_header(const rp_redact *r, const char *name);
 
 #endif

@@ -213,10 +213,14 @@ static void print_summary(const char *out, const rp_capture_stats *s, double sec
                "the trace in order\n", (unsigned long long)s->out_of_time_order,
                (unsigned long long)h->timestamp_clamped);
     print_skips(s);
-    if (s->unredacted_credentials)
-        printf("warning:       %llu requests carry Authorization, Proxy-Authorization or Cookie "
-               "headers; add --redact-header NAME to keep them out of the trace\n",
-               (unsigned long long)s->unredacted_credentials);
+    if (s->unredacted_authorization)
+        printf("warning:       %llu requests carry Authorization headers, kept in the trace; "
+               "add --redact-header Authorization to replace them\n",
+               (unsigned long long)s->unredacted_authorization);
+    if (s->unredacted_cookie)
+        printf("warning:       %llu requests carry Cookie headers, kept in the trace; "
+               "add --redact-header Cookie to replace them\n",
+               (unsigned long long)s->unredacted_cookie);
 }
 
 typedef struct cli {
