@@ -550,3 +550,99 @@ TEST(decode_ipv6_extension_header)
     CHECK_EQ_INT(p.ip_version, 6);
     CHECK_EQ_INT(p.payload_len, 2);
 }
+
+/* ---- TCP table limits and connection reuse ---- */
+
+typedef struct tcp_events {
+    int data, closes, evicted, idle, reused;
+} tcp_events;
+
+static void ev_data(void *ctx, rp_tcp_conn *c, int dir, const uint8_t *d, uint32_t len,
+                    uint32_t seq, uint64_t ts, uint32_t ack, int ack_valid)
+{
+    ((tcp_events *)ctx)->data++;
+}
+
+static void ev_close(void *ctx, rp_tcp_conn *c, rp_tcp_close_reason why, uint64_t ts)
+{
+    tcp_events *e = ctx;
+    e->closes++;
+    e->evicted += why == RP_TCP_CLOSE_EVICTED;
+    e->idle += why == RP_TCP_CLOSE_IDLE;
+    e->reused += why == RP_TCP_CLOSE_REUSED;
+}
+
+static void tcp_seg(rp_tcp_table *t, uint16_t sport, uint32_t seq, uint8_t flags,
+                    const char *payload, uint64_t ts)
+{
+    rp_packet p;
+    memset(&p, 0, sizeof p);
+    p.ip_version = 4;
+    p.src[0] = 10; p.src[3] = 1; p.dst[0] = 10; p.dst[3] = 2;
+    p.sport = sport; p.dport = 80; p.seq = seq; p.flags = flags;
+    p.payload = (const uint8_t *)payload;
+    p.payload_len = p.wire_len = (uint32_t)strlen(payload);
+    rp_tcp_table_input(t, &p, ts);
+}
+
+TEST(tcp_table_evicts_oldest_when_full)
+{
+    tcp_events e = { 0 };
+    rp_tcp_callbacks cb = { .ctx = &e, .on_data = ev_data, .on_close = ev_close };
+    rp_tcp_limits lim = { .max_connections = 4 };
+    rp_tcp_table *t = rp_tcp_table_new(&lim, &cb);
+    for (uint16_t i = 0; i < 10; i++)
+        tcp_seg(t, (uint16_t)(40000 + i), 1, RP_TCP_ACK | RP_TCP_PSH, "x", 1000 + i);
+    CHECK_EQ_INT(rp_tcp_table_size(t), 4);
+    CHECK_EQ_INT(e.evicted, 6);
+    CHECK_EQ_INT(rp_tcp_table_stats(t)->evicted, 6);
+    rp_tcp_table_free(t, 2000, NULL);
+    CHECK_EQ_INT(e.closes, 10);
+}
+
+TEST(tcp_table_closes_idle_connections)
+{
+    tcp_events e = { 0 };
+    rp_tcp_callbacks cb = { .ctx = &e, .on_data = ev_data, .on_close = ev_close };
+    rp_tcp_limits lim = { .idle_timeout_ns = 1000 };
+    rp_tcp_table *t = rp_tcp_table_new(&lim, &cb);
+    tcp_seg(t, 40000, 1, RP_TCP_ACK | RP_TCP_PSH, "a", 100);
+    tcp_seg(t, 40001, 1, RP_TCP_ACK | RP_TCP_PSH, "b", 900);
+    rp_tcp_table_expire(t, 1500);
+    CHECK_EQ_INT(e.idle, 1);
+    CHECK_EQ_INT(rp_tcp_table_size(t), 1);
+    rp_tcp_table_free(t, 3000, NULL);
+}
+
+TEST(tcp_new_syn_on_same_tuple_is_new_connection)
+{
+    tcp_events e = { 0 };
+    rp_tcp_callbacks cb = { .ctx = &e, .on_data = ev_data, .on_close = ev_close };
+    rp_tcp_table *t = rp_tcp_table_new(NULL, &cb);
+    tcp_seg(t, 40000, 100, RP_TCP_SYN, "", 1);
+    tcp_seg(t, 40000, 101, RP_TCP_ACK | RP_TCP_PSH, "first", 2);
+    tcp_seg(t, 40000, 100, RP_TCP_SYN, "", 3);            /* SYN retransmission: same */
+    CHECK_EQ_INT(e.reused, 0);
+    tcp_seg(t, 40000, 90000, RP_TCP_SYN, "", 4);          /* new ISN: a new connection */
+    CHECK_EQ_INT(e.reused, 1);
+    tcp_seg(t, 40000, 90001, RP_TCP_ACK | RP_TCP_PSH, "second", 5);
+    CHECK_EQ_INT(e.data, 2);
+    CHECK_EQ_INT(rp_tcp_table_stats(t)->connections, 2);
+    rp_tcp_table_free(t, 10, NULL);
+}
+
+TEST(tcp_queue_limit_skips_hole)
+{
+    tcp_events e = { 0 };
+    rp_tcp_callbacks cb = { .ctx = &e, .on_data = ev_data, .on_close = ev_close };
+    rp_tcp_limits lim = { .max_queued_per_dir = 10 };
+    rp_tcp_table *t = rp_tcp_table_new(&lim, &cb);
+    tcp_seg(t, 40000, 100, RP_TCP_SYN, "", 1);
+    tcp_seg(t, 40000, 111, RP_TCP_ACK | RP_TCP_PSH, "after-hole", 2);   /* 10 bytes queued */
+    CHECK_EQ_INT(e.data, 0);
+    tcp_seg(t, 40000, 121, RP_TCP_ACK | RP_TCP_PSH, "more", 3);         /* over the limit */
+    CHECK_EQ_INT(rp_tcp_table_stats(t)->queue_overflows, 1);
+    CHECK_EQ_INT(rp_tcp_table_stats(t)->gaps, 1);
+    CHECK_EQ_INT(e.data, 2);
+    rp_tcp_table_free(t, 10, NULL);
+}
