@@ -148,6 +148,49 @@ rt.check("header block too large" in out, "endless header block: counted: %r" % 
 rc, out, err = rt.run(["inspect", "--records", big_trace])
 rt.check("/ok" in out, "huge request line: the next request is kept")
 
+# A request body cut by the snap length: dropped and counted by default,
+# kept and flagged with --keep-truncated, never stored as if complete.
+def tcp_packet_from(payload, seq, sport, dport, flags=0x18):
+    tcp = struct.pack("!HHIIBBHHH", sport, dport, seq, 1, 5 << 4, flags, 65535, 0, 0)
+    total = 20 + len(tcp) + len(payload)
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, total, 0, 0, 64, 6, 0,
+                     bytes([10, 0, 0, 1]) if sport != 80 and sport != 443 else bytes([10, 0, 0, 2]),
+                     bytes([10, 0, 0, 2]) if sport != 80 and sport != 443 else bytes([10, 0, 0, 1]))
+    return ip + tcp + payload
+
+snap = os.path.join(work, "snap.pcap")
+with open(snap, "wb") as f:
+    f.write(pcap_header(101, snaplen=120))
+    head = b"POST /upload HTTP/1.1\r\nHost: h\r\nContent-Length: 300\r\n\r\n"
+    pkt = tcp_packet_from(head + b"z" * 300, 1000, 40000, 80)
+    f.write(struct.pack("<IIII", 1, 0, 120, len(pkt)) + pkt[:120])
+    nxt = tcp_packet_from(b"GET /next HTTP/1.1\r\nHost: h\r\n\r\n", 1000 + len(head) + 300, 40000, 80)
+    f.write(pcap_record(nxt, ts=2))
+snap_trace = os.path.join(work, "snap.rpz")
+rc, out, err = capture("-r", snap, "-w", snap_trace)
+rt.check_eq(rc, 0, "snap length: exit code (%s)" % err.strip())
+rt.check("request cut by missing packets or snap length" in out, "snap length: cut request counted: %r" % out)
+rc, out, _ = rt.run(["inspect", "--records", snap_trace])
+rt.check("/upload" not in out and "/next" in out, "snap length: cut request dropped, next kept")
+rc, out, err = capture("-q", "--keep-truncated", "-r", snap, "-w", snap_trace)
+rc, out, _ = rt.run(["inspect", "--records", snap_trace])
+rows = [l.split("\t") for l in out.splitlines()[1:]]
+upload = [r for r in rows if r[3] == "/upload"]
+rt.check(len(upload) == 1 and "truncated" in upload[0][11].split(","),
+         "--keep-truncated: cut request kept with the truncated flag: %r" % upload)
+
+# TLS connections are recognised, counted and skipped in one summary line.
+tls = os.path.join(work, "tls.pcap")
+with open(tls, "wb") as f:
+    f.write(pcap_header(101))
+    hello = b"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03" + bytes(range(32)) + b"\x00" * 100
+    f.write(pcap_record(tcp_packet_from(hello, 5000, 40001, 443), ts=1))
+    f.write(pcap_record(tcp_packet_from(b"\x16\x03\x03\x00\x40" + b"\x02" * 64, 9000, 443, 40001), ts=2))
+rc, out, err = capture("-r", tls, "-w", os.path.join(work, "tls.rpz"))
+rt.check_eq(rc, 0, "TLS: exit code")
+rt.check("TLS (encrypted, not readable)" in out and "1 connections" in out, "TLS: one summary line: %r" % out)
+rt.check("bad request line" not in out and "non-HTTP" not in out, "TLS: not reported as parse errors")
+
 # Bad options.
 rc, out, err = capture("-r", sample)
 rt.check_eq(rc, 2, "missing -w: exit code")

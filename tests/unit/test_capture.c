@@ -474,6 +474,19 @@ TEST(decode_ethernet_vlan_ipv4)
     CHECK_EQ_MEM(p.payload, 3, "GET");
 }
 
+TEST(decode_stacked_qinq_tags)
+{
+    uint8_t f[256];
+    memset(f, 0, 22);
+    f[12] = 0x88; f[13] = 0xa8;          /* 802.1ad outer tag */
+    f[16] = 0x81; f[17] = 0x00;          /* 802.1Q inner tag */
+    f[20] = 0x08; f[21] = 0x00;
+    size_t n = 22 + build_ipv4_tcp(f + 22, "GET", 5);
+    rp_packet p;
+    CHECK_EQ_INT(rp_decode_packet(1, f, (uint32_t)n, &p), RP_DECODE_TCP);
+    CHECK_EQ_MEM(p.payload, 3, "GET");
+}
+
 TEST(decode_link_types)
 {
     uint8_t f[256], ip[128];
