@@ -1,7 +1,8 @@
 /* Trace files: the on-disk form of captured HTTP requests.
  *
  * A trace is a header, then blocks of records (each block one independent
- * zstd frame), then an index. docs/trace-format.md is the byte-level
+ * zstd frame), then an index. This reprise writes format 1.0 and reads
+ * formats 0.x and 1.x. docs/trace-format.md is the byte-level
  * specification. Capture writes traces, replay and the other verbs read
  * them; the two sides meet only here.
  *
@@ -31,14 +32,14 @@
 #include <stdint.h>
 
 #define RP_TRACE_MAGIC "RPRZTRC1"   /* 8 bytes at offset 0 */
-#define RP_TRACE_VERSION_MAJOR 0
-#define RP_TRACE_VERSION_MINOR 1
+#define RP_TRACE_VERSION_MAJOR 1
+#define RP_TRACE_VERSION_MINOR 0
 
 /* Writer defaults and the limits a reader enforces. A record is stored
  * whole in one block, so its encoded size (the sum of its field lengths
- * plus at most 100 bytes) must not exceed RP_TRACE_MAX_BLOCK_BYTES. */
-#define RP_TRACE_DEFAULT_BLOCK_RECORDS 4096u
-#define RP_TRACE_DEFAULT_BLOCK_BYTES   (1u << 20)
+ * plus at most 130 bytes) must not exceed RP_TRACE_MAX_BLOCK_BYTES. */
+#define RP_TRACE_DEFAULT_BLOCK_RECORDS 16384u
+#define RP_TRACE_DEFAULT_BLOCK_BYTES   (4u << 20)
 #define RP_TRACE_DEFAULT_ZSTD_LEVEL    3
 #define RP_TRACE_MAX_BLOCK_RECORDS     (1u << 20)
 #define RP_TRACE_MAX_BLOCK_BYTES       (64u << 20)
@@ -93,6 +94,9 @@ typedef struct rp_trace_meta {
     uint32_t snaplen;
     const char *redaction;    /* redaction rules applied at capture, or "" */
     const char *sample;       /* connection sampling, e.g. "25%", or "" for all */
+    const char *history;      /* operations applied after capture, one per
+                                 line, e.g. "reprise 1.0.0 slice --from 30s",
+                                 or "" */
 } rp_trace_meta;
 
 enum {
@@ -138,6 +142,9 @@ int rp_trace_writer_open(rp_trace_writer **out, const char *path,
 int rp_trace_writer_add(rp_trace_writer *w, const rp_record *rec,
                         char *err, size_t errlen);
 
+/* Number of records added so far. */
+uint64_t rp_trace_writer_records(const rp_trace_writer *w);
+
 /* Writes out the current block, even if not full, and fsyncs nothing; used
  * by live capture to bound what a crash can lose. */
 int rp_trace_writer_flush(rp_trace_writer *w, char *err, size_t errlen);
@@ -154,6 +161,7 @@ typedef struct rp_trace_info {
     char tool[64];
     char redaction[512];      /* "" when nothing was redacted */
     char sample[32];          /* "" when every connection was kept */
+    char history[1024];       /* "" when the trace is as captured */
     uint64_t created_ns;
     uint32_t link_type;
     uint32_t snaplen;
@@ -171,7 +179,7 @@ typedef struct rp_trace_info {
 
 /* Opens a trace for sequential reading, one block in memory at a time.
  * Returns RP_TRACE_EFORMAT for an empty file, a file without the trace
- * magic or one of another major version; RP_TRACE_ECORRUPT when the file
+ * magic or one of a newer major version; RP_TRACE_ECORRUPT when the file
  * ends inside its header; RP_TRACE_EIO when it cannot be opened or read. */
 int rp_trace_reader_open(rp_trace_reader **out, const char *path,
                          char *err, size_t errlen);
@@ -200,10 +208,53 @@ uint64_t rp_trace_reader_lost_records(const rp_trace_reader *r);
 /* Number of blocks read and decoded without error so far. */
 uint64_t rp_trace_reader_good_blocks(const rp_trace_reader *r);
 
-/* Restarts reading at the first record and resets the three counts
- * above. */
+/* Bytes of the blocks read without error so far: in the file (block
+ * headers included) and once decompressed. */
+void rp_trace_reader_bytes(const rp_trace_reader *r, uint64_t *compressed,
+                           uint64_t *raw);
+
+/* Restarts reading at the first record and resets the counts above. */
 int rp_trace_reader_rewind(rp_trace_reader *r, char *err, size_t errlen);
 
+/* Positions the reader so that the next record is the first one with
+ * ts_ns >= the given time. With an index it decompresses only the block
+ * that holds that record; without one it walks the block headers from
+ * the start of the file, decompressing nothing before that block. The
+ * counts above are kept. Returns 0. */
+int rp_trace_reader_seek(rp_trace_reader *r, uint64_t ts_ns,
+                         char *err, size_t errlen);
+
 void rp_trace_reader_close(rp_trace_reader *r);
+
+/* What rp_trace_repair did. */
+typedef struct rp_trace_repair_stats {
+    uint64_t blocks;          /* blocks copied to the output */
+    uint64_t records;         /* records in them */
+    uint64_t bad_blocks;      /* damaged or truncated blocks left out */
+    uint64_t lost_records;    /* records known lost in those */
+    int had_index;            /* the input had a valid index */
+    int header_damaged;       /* the input's metadata was unreadable */
+} rp_trace_repair_stats;
+
+/* Options of rp_trace_repair; every field may be 0 or NULL. */
+typedef struct rp_trace_repair_opts {
+    const char *history;      /* a line appended to the output's history */
+    /* Called with the message of each damaged or truncated block left
+     * out, as rp_trace_reader_next reports it. */
+    void (*on_damage)(void *ctx, const char *message);
+    void *ctx;
+} rp_trace_repair_opts;
+
+/* Copies every valid block of the trace in_path to a new trace out_path
+ * (mode 0600), byte for byte and without recompressing, then writes a
+ * fresh index. This is how a trace whose writer was killed, or whose
+ * index or some blocks are damaged, gets a complete index again. The
+ * output keeps the input's version and header fields when the header is
+ * intact, else it gets a header with empty metadata. out_path must not
+ * name the input file (RP_TRACE_EINVAL). Returns 0 or a negative code;
+ * on error out_path is removed. */
+int rp_trace_repair(const char *in_path, const char *out_path,
+                    const rp_trace_repair_opts *opts, rp_trace_repair_stats *stats,
+                    char *err, size_t errlen);
 
 #endif

@@ -38,7 +38,6 @@ typedef struct xfer {
     int in_101;             /* the current response is 101 Switching Protocols */
     int upgraded;           /* stopped reading after a 101 on purpose */
     int retry_blocked;      /* on_prereq refused libcurl's resend */
-    int local_port;
 
     char *text;             /* header lines handed to libcurl, NUL-separated */
     size_t text_cap;
@@ -209,7 +208,6 @@ static int on_prereq(void *clientp, char *primary_ip, char *local_ip,
         return CURL_PREREQFUNC_ABORT;
     }
     x->send_ns = uv_hrtime();
-    x->local_port = local_port;
     return CURL_PREREQFUNC_OK;
 }
 
@@ -258,10 +256,10 @@ static size_t on_header(char *data, size_t size, size_t n, void *userp)
 
 /* ---- request headers ---- */
 
-/* Header names libcurl would add or that follow from the framing. */
+/* Header names libcurl would add, or that depend on the framing. */
 enum {
     SEEN_HOST = 1, SEEN_ACCEPT = 2, SEEN_EXPECT = 4, SEEN_CONTENT_TYPE = 8,
-    SEEN_CONTENT_LENGTH = 16, SEEN_TRANSFER_ENCODING = 32
+    SEEN_CONTENT_LENGTH = 16, SEEN_HOP_BY_HOP = 32
 };
 
 static int name_is(const char *name, size_t len, const char *want)
@@ -269,7 +267,7 @@ static int name_is(const char *name, size_t len, const char *want)
     return strlen(want) == len && strncasecmp(name, want, len) == 0;
 }
 
-/* Grows x's buffers to hold a header block of len bytes plus extra lines. */
+/* Grows x's buffers to hold text_len bytes of lines and that many nodes. */
 static int reserve(xfer *x, size_t text_len, size_t lines)
 {
     if (text_len > x->text_cap) {
@@ -295,14 +293,16 @@ typedef struct header_builder {
     size_t count;       /* nodes of x->nodes */
 } header_builder;
 
+/* Adds one line; value NULL makes "Name:", which stops libcurl from
+ * sending its own Name header, and an empty value "Name;", which libcurl
+ * sends as an empty header. */
 static void add_line(header_builder *b, const char *name, size_t name_len,
                      const char *value, size_t value_len)
 {
     char *p = b->x->text + b->used;
     memcpy(p, name, name_len);
-    if (value_len == 0) {
-        /* libcurl reads "Name:" as "remove Name"; "Name;" sends it empty. */
-        p[name_len] = ';';
+    if (value == NULL || value_len == 0) {
+        p[name_len] = value == NULL ? ':' : ';';
         p[name_len + 1] = '\0';
         b->used += name_len + 2;
     } else {
@@ -317,20 +317,6 @@ static void add_line(header_builder *b, const char *name, size_t name_len,
     b->count++;
 }
 
-/* Adds "Name:", which stops libcurl from sending its own Name header. */
-static void suppress(header_builder *b, const char *name)
-{
-    char *p = b->x->text + b->used;
-    size_t len = strlen(name);
-    memcpy(p, name, len);
-    p[len] = ':';
-    p[len + 1] = '\0';
-    b->used += len + 2;
-    b->x->nodes[b->count].data = p;
-    b->x->nodes[b->count].next = NULL;
-    b->count++;
-}
-
 static int classify(const char *name, size_t len)
 {
     if (name_is(name, len, "Host")) return SEEN_HOST;
@@ -338,118 +324,51 @@ static int classify(const char *name, size_t len)
     if (name_is(name, len, "Expect")) return SEEN_EXPECT;
     if (name_is(name, len, "Content-Type")) return SEEN_CONTENT_TYPE;
     if (name_is(name, len, "Content-Length")) return SEEN_CONTENT_LENGTH;
-    if (name_is(name, len, "Transfer-Encoding")) return SEEN_TRANSFER_ENCODING;
+    if (name_is(name, len, "Connection") || name_is(name, len, "Keep-Alive") ||
+        name_is(name, len, "Proxy-Connection") || name_is(name, len, "Upgrade") ||
+        name_is(name, len, "TE"))
+        return SEEN_HOP_BY_HOP;
     return 0;
 }
 
-static void trim(const char **s, size_t *len)
-{
-    while (*len > 0 && (**s == ' ' || **s == '\t')) {
-        (*s)++;
-        (*len)--;
-    }
-    while (*len > 0 && ((*s)[*len - 1] == ' ' || (*s)[*len - 1] == '\t' ||
-                        (*s)[*len - 1] == '\r'))
-        (*len)--;
-}
-
-/* Replaces each line break in line, with the whitespace around it, by
- * one space, as RFC 9112 section 5.2 allows for obsolete line folding. */
-static void unfold(char *line)
-{
-    char *in = line, *out = line;
-    while (*in != '\0') {
-        if (*in != '\r' && *in != '\n') {
-            *out++ = *in++;
-            continue;
-        }
-        while (out > line && (out[-1] == ' ' || out[-1] == '\t'))
-            out--;
-        while (*in == '\r' || *in == '\n' || *in == ' ' || *in == '\t')
-            in++;
-        *out++ = ' ';
-    }
-    *out = '\0';
-}
-
-/* Copies the captured header lines that should reach the server.
- * Content-Length and Transfer-Encoding are dropped because libcurl frames
- * the decoded body itself with a Content-Length; Host is dropped unless
- * keep_host, so libcurl writes the target's. Obsolete line folding is
- * joined into one line. Returns the SEEN_* flags of the captured block. */
-static int copy_captured(header_builder *b, const rp_request *req, int keep_host)
-{
-    int seen = 0;
-    const char *p = req->headers, *end = req->headers + req->headers_len;
-    while (p < end) {
-        const char *eol = memchr(p, '\n', (size_t)(end - p));
-        const char *line_end = eol ? eol : end;
-        const char *next = eol ? eol + 1 : end;
-
-        /* A folded value goes on until a line that does not start with
-         * whitespace. */
-        const char *colon = memchr(p, ':', (size_t)(line_end - p));
-        while (next < end && (*next == ' ' || *next == '\t')) {
-            const char *e2 = memchr(next, '\n', (size_t)(end - next));
-            line_end = e2 ? e2 : end;
-            next = e2 ? e2 + 1 : end;
-        }
-        if (colon == NULL || colon == p) {
-            p = next;
-            continue;
-        }
-
-        size_t name_len = (size_t)(colon - p);
-        const char *value = colon + 1;
-        size_t value_len = (size_t)(line_end - value);
-        trim(&value, &value_len);
-        int kind = classify(p, name_len);
-        seen |= kind;
-        int drop = kind == SEEN_CONTENT_LENGTH || kind == SEEN_TRANSFER_ENCODING ||
-                   (kind == SEEN_HOST && !keep_host);
-        if (!drop) {
-            char *line = b->x->text + b->used;
-            add_line(b, p, name_len, value, value_len);
-            unfold(line);
-        }
-        p = next;
-    }
-    return seen;
-}
-
-/* Whether the request carries a body, so that it is sent with a
- * Content-Length: a captured body, or captured framing for an empty one. */
-static int has_body(const rp_request *req, int seen)
-{
-    if (strcmp(req->method, "HEAD") == 0)
-        return 0;
-    return req->body_len > 0 || (req->flags & RP_REC_CHUNKED) ||
-           (seen & (SEEN_CONTENT_LENGTH | SEEN_TRANSFER_ENCODING));
-}
-
-static int build_headers(xfer *x, int keep_host, int *body)
+/* Hands the prepared header lines to libcurl. Content-Length is left out
+ * because libcurl writes it from CURLOPT_POSTFIELDSIZE; HTTP/2 forbids
+ * connection-specific headers, so they are left out over HTTP/2. */
+static int build_headers(xfer *x, int http2)
 {
     const rp_request *req = x->req;
     size_t lines = 5;
     for (uint32_t i = 0; i < req->headers_len; i++)
         if (req->headers[i] == '\n')
             lines++;
-    /* Each line gains at most ": " and a NUL over the captured bytes. */
-    if (reserve(x, req->headers_len + lines * 3 + 128, lines + 1) != 0)
+    if (reserve(x, req->headers_len + lines * 2 + 64, lines) != 0)
         return -1;
 
     header_builder b = { .x = x };
-    int seen = copy_captured(&b, req, keep_host);
-    *body = has_body(req, seen);
+    int seen = 0;
+    const char *p = req->headers, *end = req->headers + req->headers_len;
+    while (p < end) {
+        const char *eol = memchr(p, '\r', (size_t)(end - p));
+        const char *colon = memchr(p, ':', (size_t)(eol - p));
+        size_t name_len = (size_t)(colon - p);
+        const char *value = colon + 1;
+        if (value < eol && *value == ' ')
+            value++;
+        int kind = classify(p, name_len);
+        seen |= kind;
+        if (kind != SEEN_CONTENT_LENGTH && !(http2 && kind == SEEN_HOP_BY_HOP))
+            add_line(&b, p, name_len, value, (size_t)(eol - value));
+        p = eol + 2;
+    }
 
     if (!(seen & SEEN_ACCEPT))
-        suppress(&b, "Accept");
+        add_line(&b, "Accept", 6, NULL, 0);
     if (!(seen & SEEN_EXPECT))
-        suppress(&b, "Expect");
-    if (*body && !(seen & SEEN_CONTENT_TYPE))
-        suppress(&b, "Content-Type");
-    if (keep_host && !(seen & SEEN_HOST))
-        suppress(&b, "Host");
+        add_line(&b, "Expect", 6, NULL, 0);
+    if (req->body_framed && !(seen & SEEN_CONTENT_TYPE))
+        add_line(&b, "Content-Type", 12, NULL, 0);
+    if (!(seen & SEEN_HOST))
+        add_line(&b, "Host", 4, NULL, 0);
 
     for (size_t i = 0; i + 1 < b.count; i++)
         x->nodes[i].next = &x->nodes[i + 1];
@@ -493,16 +412,22 @@ static xfer *xfer_new(curl_transport *t)
     curl_easy_setopt(e, CURLOPT_PREREQDATA, x);
     curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, on_close_socket);
     curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, t);
+    if (t->cfg.insecure) {
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
+    if (t->cfg.cacert != NULL)
+        curl_easy_setopt(e, CURLOPT_CAINFO, t->cfg.cacert);
     return x;
 }
 
 /* Sets the method so that exactly the captured one reaches the server:
  * HEAD through CURLOPT_NOBODY (libcurl then expects no response body),
  * a body through CURLOPT_POSTFIELDS with its size (libcurl writes the
- * Content-Length), any other method name through CURLOPT_CUSTOMREQUEST.
- * A HEAD request's captured body, if any, is not sent. */
-static void set_method(CURL *e, const rp_request *req, int body)
+ * Content-Length), any other method name through CURLOPT_CUSTOMREQUEST. */
+static void set_method(CURL *e, const rp_request *req)
 {
+    int body = req->body_framed;
     const char *m = req->method;
     if (strcmp(m, "HEAD") == 0) {
         curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, NULL);
@@ -520,6 +445,17 @@ static void set_method(CURL *e, const rp_request *req, int body)
     }
 }
 
+/* HTTP/2 over TLS (negotiated by ALPN) or, for http://, with prior
+ * knowledge; otherwise the captured 1.0 or 1.1. */
+static long http_version(const curl_transport *t, const rp_request *req)
+{
+    if (t->cfg.http2)
+        return strcmp(t->cfg.target->scheme, "https") == 0
+            ? (long)CURL_HTTP_VERSION_2TLS : (long)CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE;
+    return req->http_major == 1 && req->http_minor == 0
+        ? (long)CURL_HTTP_VERSION_1_0 : (long)CURL_HTTP_VERSION_1_1;
+}
+
 static int ct_submit(rp_transport *base, rp_request *req, char *err, size_t errlen)
 {
     curl_transport *t = (curl_transport *)base;
@@ -534,9 +470,8 @@ static int ct_submit(rp_transport *base, rp_request *req, char *err, size_t errl
 
     x->req = req;
     x->send_ns = x->first_byte_ns = x->bytes = 0;
-    x->in_101 = x->upgraded = x->retry_blocked = x->local_port = 0;
-    int body = 0;
-    if (build_headers(x, t->cfg.keep_host, &body) != 0) {
+    x->in_101 = x->upgraded = x->retry_blocked = 0;
+    if (build_headers(x, t->cfg.http2) != 0) {
         x->next = t->free_list;
         t->free_list = x;
         snprintf(err, errlen, "out of memory building the headers of request %llu",
@@ -547,10 +482,11 @@ static int ct_submit(rp_transport *base, rp_request *req, char *err, size_t errl
     CURL *e = x->easy;
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->nodes);
     curl_easy_setopt(e, CURLOPT_REQUEST_TARGET, req->path);
-    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, req->http_major == 1 && req->http_minor == 0
-                     ? (long)CURL_HTTP_VERSION_1_0 : (long)CURL_HTTP_VERSION_1_1);
-    curl_easy_setopt(e, CURLOPT_FORBID_REUSE, (req->flags & RP_REC_UPGRADE) ? 1L : 0L);
-    set_method(e, req, body);
+    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, http_version(t, req));
+    long fresh = t->cfg.conn_mode == RP_CONN_NEW;
+    curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, fresh);
+    curl_easy_setopt(e, CURLOPT_FORBID_REUSE, fresh || (req->flags & RP_REC_UPGRADE) ? 1L : 0L);
+    set_method(e, req);
 
     CURLMcode mc = curl_multi_add_handle(t->multi, e);
     if (mc != CURLM_OK) {
@@ -580,13 +516,19 @@ static void ct_flush(rp_transport *base)
 /* Maps a libcurl result to an error kind. A timeout before the request
  * started going out means the connection was never established, so it
  * counts as a connect error. A connection closed before a complete
- * response (nothing at all, or part of the body) counts as a reset. */
+ * response (nothing at all, or part of the body) counts as a reset. A
+ * connect that failed for lack of a descriptor, local port or buffer is
+ * the generator's own limit. */
 static int error_kind(CURLcode res, long os_errno, int was_sent)
 {
     switch (res) {
     case CURLE_OK:
         return RP_ERR_NONE;
     case CURLE_COULDNT_CONNECT:
+        if (os_errno == EMFILE || os_errno == ENFILE || os_errno == EADDRNOTAVAIL ||
+            os_errno == ENOBUFS)
+            return RP_ERR_CLIENT;
+        return RP_ERR_CONNECT;
     case CURLE_COULDNT_RESOLVE_HOST:
     case CURLE_COULDNT_RESOLVE_PROXY:
     case CURLE_SSL_CONNECT_ERROR:
@@ -611,9 +553,10 @@ static int error_kind(CURLcode res, long os_errno, int was_sent)
  * from the handle before removing it from the multi handle. */
 static void finish(curl_transport *t, xfer *x, CURLcode res, uint64_t now, int cancelled)
 {
-    long status = 0, os_errno = 0;
+    long status = 0, os_errno = 0, connects = 0;
     curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
     curl_easy_getinfo(x->easy, CURLINFO_OS_ERRNO, &os_errno);
+    curl_easy_getinfo(x->easy, CURLINFO_NUM_CONNECTS, &connects);
     if (res == CURLE_WRITE_ERROR && x->upgraded)
         res = CURLE_OK;
 
@@ -624,11 +567,13 @@ static void finish(curl_transport *t, xfer *x, CURLcode res, uint64_t now, int c
         .first_byte_ns = x->first_byte_ns,
         .done_ns = now,
         .bytes_received = x->bytes,
-        .local_port = x->local_port,
+        .conn_opened = connects > 0,
     };
     if (!cancelled) {
         o.error = x->retry_blocked ? RP_ERR_RESET : error_kind(res, os_errno, x->send_ns != 0);
         o.status = o.error == RP_ERR_NONE ? (int)status : 0;
+        if (o.error == RP_ERR_CLIENT)
+            o.client_errno = (int)os_errno;
     }
     curl_multi_remove_handle(t->multi, x->easy);
 
@@ -706,6 +651,7 @@ static void ct_version(rp_transport *base, char *buf, size_t len)
 
 static const rp_transport_ops curl_ops = {
     .name = "libcurl",
+    .can_pin = 0,
     .submit = ct_submit,
     .flush = ct_flush,
     .cancel_all = ct_cancel_all,
@@ -747,14 +693,19 @@ int rp_curl_transport_new(rp_transport **out, const rp_transport_config *cfg,
     t->base.ops = &curl_ops;
     t->cfg = *cfg;
 
-    /* The target was resolved once; every connection uses that address. */
+    /* The target was resolved once; every connection uses that address. A
+     * numeric host needs no entry, and libcurl 7.88 cannot parse one whose
+     * host is an IPv6 address. */
     const rp_target *tg = cfg->target;
-    int v6 = strchr(tg->address, ':') != NULL;
-    snprintf(t->resolve_entry, sizeof t->resolve_entry, "%s:%u:%s%s%s", tg->host,
-             (unsigned)tg->port, v6 ? "[" : "", tg->address, v6 ? "]" : "");
-    t->resolve = curl_slist_append(NULL, t->resolve_entry);
+    int numeric = strcmp(tg->host, tg->address) == 0;
+    if (!numeric) {
+        int v6 = strchr(tg->address, ':') != NULL;
+        snprintf(t->resolve_entry, sizeof t->resolve_entry, "%s:%u:%s%s%s", tg->host,
+                 (unsigned)tg->port, v6 ? "[" : "", tg->address, v6 ? "]" : "");
+        t->resolve = curl_slist_append(NULL, t->resolve_entry);
+    }
 
-    if (t->resolve == NULL || setup_multi(t) != 0) {
+    if ((!numeric && t->resolve == NULL) || setup_multi(t) != 0) {
         curl_slist_free_all(t->resolve);
         free(t);
         curl_global_cleanup();

@@ -1,212 +1,155 @@
+/* The engine's own thread. It starts one worker per thread from one
+ * start time and turns SIGINT into a stop for each. While they run, it
+ * reports progress from their snapshots and counts requests per 10 ms
+ * window from the ring they fill. At the end it merges their figures.
+ */
 #include "replay/engine.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/timerfd.h>
+#include <sys/resource.h>
 #include <time.h>
-#include <unistd.h>
 #include <uv.h>
 
-#include "replay/curl_transport.h"
+#include "replay/worker.h"
 
 #define PROGRESS_MS 1000
+#define WINDOW_SCAN_MS 100
+#define WINDOW_MS 10
+/* Milliseconds of the ring left alone while workers may still write them. */
+#define WINDOW_MARGIN_MS 200
 
 typedef struct engine {
     const rp_engine_config *cfg;
-    rp_stats *stats;
-    rp_engine_result *res;
+    rp_shared sh;
+    rp_plan own_plan;
+    int own_plan_built;
+    rp_sessions sessions;
+    rp_rules default_rules;
+    rp_worker **workers;
+    uint32_t n;
+
     uv_loop_t loop;
-    uv_timer_t dispatch_timer;   /* kicks: dispatch on the next loop turn */
-    int due_fd;                  /* timerfd armed at the next due time */
-    uv_poll_t due_poll;
-    uv_timer_t progress_timer;
+    uv_async_t finished;
     uv_signal_t signal;
-    rp_sched *sched;
-    rp_transport *transport;
-
-    rp_request *slots;           /* max_connections requests */
-    rp_request **free_slots;
-    size_t free_count;
-    uint64_t in_flight;
-
-    uint64_t start_ns;
-    uint64_t last_event_ns;      /* last completion or skip */
-    uint64_t next_due_ns;        /* 0 when nothing is waiting on a timer */
-    int waiting_for_slot;
-    int sched_done;
+    uv_timer_t progress_timer;
+    uv_timer_t window_timer;
+    int loop_ready;
+    int handles_closed;
     int stopping;
-    int shut_down;
-    int read_error;
-    char read_err[512];
+
+    /* Sliding count of requests over the last WINDOW_MS milliseconds. */
+    uint64_t window_ms_done;
+    uint32_t last[WINDOW_MS];
+    uint64_t window_sum, window_max, window_total;
+
+    uint64_t total_ns;
+    struct prev_snapshot {
+        uint64_t sent, responses, at_ns;
+    } *prev;                   /* per worker, at the last progress report */
+    rp_hist *recent;
 } engine;
 
-static void dispatch(engine *e);
+/* ---- windows ---- */
 
-static void on_dispatch_timer(uv_timer_t *t) { dispatch(t->data); }
-
-static void on_due(uv_poll_t *p, int status, int events)
+/* Moves the ring's counts for milliseconds before upto_ms into the
+ * sliding window. */
+static void scan_windows(engine *e, uint64_t upto_ms)
 {
-    engine *e = p->data;
-    uint64_t expirations;
-    /* Clears the readiness. EAGAIN, when nothing expired, is harmless. */
-    ssize_t n = read(e->due_fd, &expirations, sizeof expirations);
-    (void)n;
-    dispatch(e);
-}
-
-/* Runs dispatch on the next loop turn. */
-static void kick(engine *e)
-{
-    uv_timer_start(&e->dispatch_timer, on_dispatch_timer, 0, 0);
-}
-
-/* Wakes the loop at due_ns. The timerfd runs on CLOCK_MONOTONIC, the clock
- * of uv_hrtime(), with nanosecond resolution (libuv timers have
- * milliseconds). It fires at most the thread's timer slack late. */
-static void arm(engine *e, uint64_t due_ns)
-{
-    e->next_due_ns = due_ns;
-    struct itimerspec when = {
-        .it_value = { .tv_sec = (time_t)(due_ns / 1000000000ull),
-                      .tv_nsec = (long)(due_ns % 1000000000ull) },
-    };
-    timerfd_settime(e->due_fd, TFD_TIMER_ABSTIME, &when, NULL);
-}
-
-static void disarm(engine *e)
-{
-    struct itimerspec never = { 0 };
-    if (e->next_due_ns != 0)
-        timerfd_settime(e->due_fd, 0, &never, NULL);
-    e->next_due_ns = 0;
-}
-
-static void note_warning(engine *e, const char *msg)
-{
-    if (msg[0] != '\0')
-        snprintf(e->res->warning, sizeof e->res->warning, "%s", msg);
-}
-
-/* Hands one due record to the transport. */
-static void submit(engine *e, const rp_record *rec, uint64_t due_ns)
-{
-    rp_request *req = e->free_slots[--e->free_count];
-    uint64_t seq = rp_sched_consumed(e->sched);
-    int rc = rp_request_fill(req, rec, e->cfg->target->base_path);
-    rp_sched_advance(e->sched);
-
-    char err[256];
-    if (rc == 0) {
-        req->seq = seq;
-        req->due_ns = due_ns;
-        rc = e->transport->ops->submit(e->transport, req, err, sizeof err);
+    for (; e->window_ms_done < upto_ms; e->window_ms_done++) {
+        uint64_t ms = e->window_ms_done;
+        uint32_t v = atomic_exchange_explicit(&e->sh.window[ms % RP_WINDOW_RING_MS], 0,
+                                              memory_order_relaxed);
+        e->window_sum += v;
+        e->window_sum -= e->last[ms % WINDOW_MS];
+        e->last[ms % WINDOW_MS] = v;
+        e->window_total += v;
+        if (e->window_sum > e->window_max)
+            e->window_max = e->window_sum;
     }
-    if (rc != 0) {
-        e->stats->submit_failed++;
-        e->free_slots[e->free_count++] = req;
-        return;
-    }
-    e->stats->submitted++;
-    e->in_flight++;
-    if (e->in_flight > e->res->max_in_flight)
-        e->res->max_in_flight = e->in_flight;
 }
 
-/* Sends every request that is due and arms the wait for the next one.
- * Returns the number handed to the transport. */
-static int send_due(engine *e)
+static void on_window_timer(uv_timer_t *t)
 {
-    int submitted = 0;
-    for (;;) {
-        if (e->free_count == 0) {
-            e->waiting_for_slot = 1;
-            break;
-        }
-        const rp_record *rec;
-        uint64_t offset;
-        char msg[512];
-        int rc = rp_sched_peek(e->sched, &rec, &offset, msg, sizeof msg);
-        if (rc != 0) {
-            e->sched_done = 1;
-            if (rc < 0) {
-                e->read_error = rc;
-                snprintf(e->read_err, sizeof e->read_err, "%s", msg);
-            }
-            break;
-        }
-        note_warning(e, msg);
-
-        uint64_t due = e->start_ns + offset;
-        uint64_t now = uv_hrtime();
-        if (due > now) {
-            arm(e, due);
-            break;
-        }
-        e->stats->due++;
-        if (rec->flags & RP_REC_CONNECT) {
-            e->stats->skipped_connect++;
-            e->last_event_ns = now;
-            rp_sched_advance(e->sched);
-            continue;
-        }
-        submit(e, rec, due);
-        submitted++;
-    }
-    return submitted;
+    engine *e = t->data;
+    uint64_t now_ms = (uv_hrtime() - e->sh.start_ns) / 1000000u;
+    if (now_ms > WINDOW_MARGIN_MS)
+        scan_windows(e, now_ms - WINDOW_MARGIN_MS);
 }
+
+/* ---- progress ---- */
+
+/* Adds worker i's rates since the last report, from the times its
+ * snapshots were taken. */
+static void add_rates(engine *e, uint32_t i, rp_worker_snapshot *s, rp_engine_progress *p)
+{
+    struct prev_snapshot *prev = &e->prev[i];
+    uint64_t sent = atomic_load_explicit(&s->sent, memory_order_relaxed);
+    uint64_t responses = atomic_load_explicit(&s->responses, memory_order_relaxed);
+    uint64_t at = atomic_load_explicit(&s->at_ns, memory_order_relaxed);
+    if (at == 0)
+        at = e->sh.start_ns;
+    double secs = (double)(at - (prev->at_ns ? prev->at_ns : e->sh.start_ns)) / 1e9;
+    if (secs > 0) {
+        p->sent_per_s += (double)(sent - prev->sent) / secs;
+        p->responses_per_s += (double)(responses - prev->responses) / secs;
+    }
+    prev->sent = sent;
+    prev->responses = responses;
+    prev->at_ns = at;
+    p->sent += sent;
+    p->responses += responses;
+}
+
+static void on_progress(uv_timer_t *t)
+{
+    engine *e = t->data;
+    uint64_t now = uv_hrtime();
+    rp_engine_progress p = { .elapsed_ns = now - e->sh.start_ns, .total_ns = e->total_ns };
+    uint64_t next_due = 0;
+    for (uint32_t i = 0; i < e->n; i++) {
+        rp_worker_snapshot *s = rp_worker_snapshot_of(e->workers[i]);
+        pthread_mutex_lock(&s->lock);
+        add_rates(e, i, s, &p);
+        p.due += atomic_load_explicit(&s->due, memory_order_relaxed);
+        p.errors += atomic_load_explicit(&s->errors, memory_order_relaxed);
+        p.in_flight += atomic_load_explicit(&s->in_flight, memory_order_relaxed);
+        p.not_sent += atomic_load_explicit(&s->not_sent, memory_order_relaxed);
+        uint64_t nd = atomic_load_explicit(&s->next_due_ns, memory_order_relaxed);
+        if (nd != 0 && (next_due == 0 || nd < next_due))
+            next_due = nd;
+        rp_hist_merge(e->recent, s->recent);
+        rp_hist_reset(s->recent);
+        pthread_mutex_unlock(&s->lock);
+    }
+    p.recent_p95_us = rp_hist_percentile(e->recent, 95);
+    p.next_due_in_ns = next_due > now ? next_due - now : 0;
+    rp_hist_reset(e->recent);
+    e->cfg->progress(e->cfg->progress_ctx, &p);
+}
+
+/* ---- loop ---- */
 
 static void on_handle_closed(uv_handle_t *h) { (void)h; }
 
-/* Closes every handle so that uv_run returns. */
-static void shut_down(engine *e)
+static void close_handles(engine *e)
 {
-    if (e->shut_down)
+    if (e->handles_closed)
         return;
-    e->shut_down = 1;
-    uv_close((uv_handle_t *)&e->dispatch_timer, on_handle_closed);
-    uv_poll_stop(&e->due_poll);
-    uv_close((uv_handle_t *)&e->due_poll, on_handle_closed);
-    uv_close((uv_handle_t *)&e->progress_timer, on_handle_closed);
+    e->handles_closed = 1;
+    uv_close((uv_handle_t *)&e->finished, on_handle_closed);
     uv_close((uv_handle_t *)&e->signal, on_handle_closed);
-    e->transport->ops->close(e->transport);
-    e->transport = NULL;
+    uv_close((uv_handle_t *)&e->progress_timer, on_handle_closed);
+    uv_close((uv_handle_t *)&e->window_timer, on_handle_closed);
 }
 
-static void dispatch(engine *e)
+static void on_finished(uv_async_t *h)
 {
-    if (e->shut_down)
-        return;
-    uv_timer_stop(&e->dispatch_timer);
-    disarm(e);
-    e->waiting_for_slot = 0;
-
-    if (!e->stopping && !e->sched_done) {
-        int submitted = send_due(e);
-        if (submitted > 0 && e->transport->ops->flush != NULL)
-            e->transport->ops->flush(e->transport);
-    }
-    if ((e->stopping || e->sched_done) && e->in_flight == 0) {
-        if (e->stopping)
-            e->last_event_ns = uv_hrtime();
-        shut_down(e);
-    }
-}
-
-static void on_done(void *ctx, rp_request *req, const rp_outcome *out)
-{
-    engine *e = ctx;
-    rp_stats_record(e->stats, req, out);
-    e->free_slots[e->free_count++] = req;
-    e->in_flight--;
-    if (out->done_ns > e->last_event_ns)
-        e->last_event_ns = out->done_ns;
-
-    /* Dispatch runs on the next turn: calling back into the transport
-     * from its own completion is not allowed. */
-    if (e->waiting_for_slot || ((e->stopping || e->sched_done) && e->in_flight == 0))
-        kick(e);
+    engine *e = h->data;
+    if (atomic_load(&e->sh.done) == e->n)
+        close_handles(e);
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -219,153 +162,360 @@ static void on_signal(uv_signal_t *h, int signum)
         return;
     }
     e->stopping = 1;
-    e->res->interrupted = 1;
-    if (e->transport != NULL)
-        e->transport->ops->cancel_all(e->transport);
-    kick(e);
+    for (uint32_t i = 0; i < e->n; i++)
+        rp_worker_stop(e->workers[i]);
 }
 
-static void on_progress(uv_timer_t *t)
+static int init_loop(engine *e, char *err, size_t errlen)
 {
-    engine *e = t->data;
-    uint64_t now = uv_hrtime();
-    rp_engine_progress p = {
-        .elapsed_ns = now - e->start_ns,
-        .due = e->stats->due,
-        .sent = e->stats->sent,
-        .responses = e->stats->responses,
-        .errors = rp_stats_errors_total(e->stats),
-        .in_flight = e->in_flight,
-        .next_due_in_ns = e->next_due_ns > now ? e->next_due_ns - now : 0,
-    };
-    e->cfg->progress(e->cfg->progress_ctx, &p);
-}
-
-static int alloc_slots(engine *e, uint32_t n)
-{
-    e->slots = calloc(n, sizeof *e->slots);
-    e->free_slots = calloc(n, sizeof *e->free_slots);
-    if (e->slots == NULL || e->free_slots == NULL)
-        return -1;
-    for (uint32_t i = 0; i < n; i++)
-        e->free_slots[i] = &e->slots[n - 1 - i];
-    e->free_count = n;
-    return 0;
-}
-
-static void free_slots(engine *e, uint32_t n)
-{
-    if (e->slots != NULL)
-        for (uint32_t i = 0; i < n; i++)
-            rp_request_release(&e->slots[i]);
-    free(e->slots);
-    free(e->free_slots);
-}
-
-static int start_transport(engine *e, char *err, size_t errlen)
-{
-    const rp_engine_config *cfg = e->cfg;
-    rp_transport_config tc = {
-        .loop = &e->loop,
-        .target = cfg->target,
-        .keep_host = cfg->keep_host,
-        .timeout_ns = cfg->timeout_ns,
-        .connect_timeout_ns = cfg->connect_timeout_ns,
-        .max_connections = cfg->max_connections,
-        .done = on_done,
-        .done_ctx = e,
-    };
-    rp_transport_new_fn make = cfg->transport_new ? cfg->transport_new : rp_curl_transport_new;
-    if (make(&e->transport, &tc, err, errlen) != 0)
-        return -1;
-    snprintf(e->res->transport, sizeof e->res->transport, "%s", e->transport->ops->name);
-    e->transport->ops->version(e->transport, e->res->transport_version,
-                               sizeof e->res->transport_version);
-    return 0;
-}
-
-/* Creates the loop's handles. Returns 0, or -1 with err filled. */
-static int init_handles(engine *e, char *err, size_t errlen)
-{
-    e->due_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-    if (e->due_fd < 0) {
-        snprintf(err, errlen, "cannot create the dispatch timer: %s", strerror(errno));
+    int rc = uv_loop_init(&e->loop);
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot start the event loop: %s", uv_strerror(rc));
         return -1;
     }
-    uv_timer_init(&e->loop, &e->dispatch_timer);
-    uv_poll_init(&e->loop, &e->due_poll, e->due_fd);
-    uv_timer_init(&e->loop, &e->progress_timer);
+    uv_async_init(&e->loop, &e->finished, on_finished);
     uv_signal_init(&e->loop, &e->signal);
-    e->dispatch_timer.data = e->due_poll.data = e->progress_timer.data = e->signal.data = e;
+    uv_timer_init(&e->loop, &e->progress_timer);
+    uv_timer_init(&e->loop, &e->window_timer);
+    e->finished.data = e->signal.data = e->progress_timer.data = e->window_timer.data = e;
+    e->sh.finished = &e->finished;
+    e->loop_ready = 1;
+    return 0;
+}
 
-    uv_poll_start(&e->due_poll, UV_READABLE, on_due);
+/* ---- setup ---- */
+
+/* Planned length of the run, for the progress line; 0 when unknown. */
+static uint64_t planned_ns(const engine *e)
+{
+    const rp_engine_config *cfg = e->cfg;
+    const rp_plan *p = e->sh.plan;
+    uint64_t total = 0;
+    if (cfg->users == 0 && p->opts.pace != RP_PACE_MAX && cfg->passes != 0)
+        total = (cfg->passes - 1) * p->pass_ns + p->last_offset_ns;
+    if (cfg->duration_ns != 0 && (total == 0 || cfg->duration_ns < total))
+        total = cfg->duration_ns;
+    return total;
+}
+
+/* The plan, the rules and, for users, the sessions. */
+static int prepare(engine *e, char *err, size_t errlen)
+{
+    const rp_engine_config *cfg = e->cfg;
+    rp_rules_init(&e->default_rules);
+    int v6 = strchr(cfg->target->host, ':') != NULL;
+    snprintf(e->default_rules.host, sizeof e->default_rules.host, "%s%s%s:%u", v6 ? "[" : "",
+             cfg->target->host, v6 ? "]" : "", (unsigned)cfg->target->port);
+    snprintf(e->default_rules.base_path, sizeof e->default_rules.base_path, "%s",
+             cfg->target->base_path);
+    e->sh.rules = cfg->rules ? cfg->rules : &e->default_rules;
+
+    e->sh.plan = cfg->plan;
+    if (e->sh.plan == NULL) {
+        rp_plan_opts po = cfg->plan_opts;
+        if (po.rules == NULL)
+            po.rules = cfg->rules;
+        if (rp_plan_build(&e->own_plan, cfg->trace_path, &po, err, errlen) != 0)
+            return RP_ENGINE_ETRACE;
+        e->own_plan_built = 1;
+        e->sh.plan = &e->own_plan;
+    }
+    if (cfg->users > 0) {
+        if (rp_sessions_load(&e->sessions, cfg->trace_path, e->sh.plan, err, errlen) != 0)
+            return RP_ENGINE_ETRACE;
+        e->sh.sessions = &e->sessions;
+    }
+    return 0;
+}
+
+static int create_workers(engine *e, char *err, size_t errlen)
+{
+    e->n = e->cfg->threads > 1 ? e->cfg->threads : 1;
+    e->sh.threads = e->n;
+    e->workers = calloc(e->n, sizeof *e->workers);
+    e->prev = calloc(e->n, sizeof *e->prev);
+    if (e->workers == NULL || e->prev == NULL) {
+        snprintf(err, errlen, "out of memory creating %u workers", e->n);
+        return -1;
+    }
+    for (uint32_t i = 0; i < e->n; i++) {
+        e->workers[i] = rp_worker_new(&e->sh, i);
+        if (e->workers[i] == NULL) {
+            snprintf(err, errlen, "out of memory creating worker %u", i);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static double seconds(struct timeval tv)
+{
+    return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
+}
+
+/* Starts the workers, lets them all start from one time and runs the
+ * engine's loop until they end. */
+static int run_workers(engine *e, rp_engine_result *res, char *err, size_t errlen)
+{
+    uint32_t started = 0;
+    for (; started < e->n; started++) {
+        int rc = rp_worker_start(e->workers[started]);
+        if (rc != 0) {
+            snprintf(err, errlen, "cannot start worker thread %u: %s", started, strerror(rc));
+            atomic_store(&e->sh.abort_start, 1);
+            atomic_fetch_add(&e->sh.done, e->n - started);
+            break;
+        }
+    }
+
+    /* Waits until every started worker is set up. */
+    pthread_mutex_lock(&e->sh.gate_lock);
+    while (e->sh.ready < started)
+        pthread_cond_wait(&e->sh.gate, &e->sh.gate_lock);
+    pthread_mutex_unlock(&e->sh.gate_lock);
+
+    struct rusage before, after;
+    getrusage(RUSAGE_SELF, &before);
+    struct timespec wall;
+    clock_gettime(CLOCK_REALTIME, &wall);
+    res->start_wall_ns = (uint64_t)wall.tv_sec * 1000000000ull + (uint64_t)wall.tv_nsec;
+    e->sh.start_ns = uv_hrtime();
     if (e->cfg->stop_signal != 0)
         uv_signal_start(&e->signal, on_signal, e->cfg->stop_signal);
     if (e->cfg->progress != NULL)
         uv_timer_start(&e->progress_timer, on_progress, PROGRESS_MS, PROGRESS_MS);
-    return 0;
+    uv_timer_start(&e->window_timer, on_window_timer, WINDOW_SCAN_MS, WINDOW_SCAN_MS);
+
+    pthread_mutex_lock(&e->sh.gate_lock);
+    e->sh.go = 1;
+    pthread_cond_broadcast(&e->sh.gate);
+    pthread_mutex_unlock(&e->sh.gate_lock);
+
+    if (started > 0)
+        uv_run(&e->loop, UV_RUN_DEFAULT);
+    for (uint32_t i = 0; i < started; i++)
+        rp_worker_join(e->workers[i]);
+    getrusage(RUSAGE_SELF, &after);
+    res->cpu_user_s = seconds(after.ru_utime) - seconds(before.ru_utime);
+    res->cpu_system_s = seconds(after.ru_stime) - seconds(before.ru_stime);
+    return started == e->n ? 0 : RP_ENGINE_ESETUP;
 }
 
-static void run_loop(engine *e)
-{
-    struct timespec wall;
-    clock_gettime(CLOCK_REALTIME, &wall);
-    e->res->start_wall_ns = (uint64_t)wall.tv_sec * 1000000000ull + (uint64_t)wall.tv_nsec;
-    e->start_ns = uv_hrtime();
-    e->last_event_ns = e->start_ns;
-    dispatch(e);
-    uv_run(&e->loop, UV_RUN_DEFAULT);
+/* ---- results ---- */
 
-    e->res->duration_ns = e->last_event_ns - e->start_ns;
-    e->res->gaps_shortened = rp_sched_gaps_shortened(e->sched);
-    e->res->bad_blocks = rp_sched_bad_blocks(e->sched);
+/* Merges what the workers did into stats and res. Returns the first
+ * worker error, or 0. */
+static int merge(engine *e, rp_stats *stats, rp_engine_result *res, char *err, size_t errlen)
+{
+    int rc = 0;
+    for (uint32_t i = 0; i < e->n; i++) {
+        rp_worker *w = e->workers[i];
+        const rp_engine_result *r = rp_worker_result(w);
+        const char *msg;
+        int werr = rp_worker_error(w, &msg);
+        if (werr != 0 && rc == 0) {
+            rc = werr;
+            snprintf(err, errlen, "%s", msg);
+        }
+        rp_stats_merge(stats, rp_worker_stats(w));
+        if (i == 0 || res->transport[0] == '\0') {
+            memcpy(res->transport, r->transport, sizeof res->transport);
+            memcpy(res->transport_version, r->transport_version, sizeof res->transport_version);
+            res->conn_mode_used = r->conn_mode_used;
+        }
+        res->interrupted |= r->interrupted;
+        res->hit_duration |= r->hit_duration;
+        res->max_in_flight += r->max_in_flight;
+        res->sessions += r->sessions;
+        if (r->duration_ns > res->duration_ns)
+            res->duration_ns = r->duration_ns;
+        if (r->gaps_shortened > res->gaps_shortened)
+            res->gaps_shortened = r->gaps_shortened;
+        if (r->bad_blocks > res->bad_blocks)
+            res->bad_blocks = r->bad_blocks;
+        if (r->passes > res->passes)
+            res->passes = r->passes;
+        if (r->warning[0] != '\0')
+            memcpy(res->warning, r->warning, sizeof res->warning);
+    }
+    res->threads = e->n;
+    return rc;
+}
+
+static void finish_windows(engine *e, rp_engine_result *res)
+{
+    uint64_t end_ms = res->duration_ns / 1000000u + 1;
+    scan_windows(e, end_ms);
+    if (e->sh.plan->opts.pace == RP_PACE_MAX || e->cfg->users > 0)
+        return;
+    res->window_max = e->window_max;
+    res->window_mean = end_ms > 0 ? (double)e->window_total * WINDOW_MS / (double)end_ms : 0;
+}
+
+static void cleanup(engine *e)
+{
+    if (e->loop_ready) {
+        close_handles(e);
+        uv_run(&e->loop, UV_RUN_DEFAULT);
+        uv_loop_close(&e->loop);
+    }
+    for (uint32_t i = 0; e->workers != NULL && i < e->n; i++)
+        rp_worker_free(e->workers[i]);
+    free(e->workers);
+    free(e->prev);
+    rp_hist_free(e->recent);
+    rp_sessions_free(&e->sessions);
+    if (e->own_plan_built)
+        rp_plan_free(&e->own_plan);
+    rp_rules_free(&e->default_rules);
+    pthread_mutex_destroy(&e->sh.gate_lock);
+    pthread_cond_destroy(&e->sh.gate);
 }
 
 int rp_engine_run(const rp_engine_config *cfg, rp_stats *stats,
                   rp_engine_result *res, char *err, size_t errlen)
 {
     memset(res, 0, sizeof *res);
-    engine e = { .cfg = cfg, .stats = stats, .res = res, .due_fd = -1 };
-    uint32_t n = cfg->max_connections > 0 ? cfg->max_connections : 1;
+    engine *e = calloc(1, sizeof *e);
+    if (e == NULL) {
+        snprintf(err, errlen, "out of memory starting the replay");
+        return RP_ENGINE_ESETUP;
+    }
+    e->cfg = cfg;
+    e->sh.cfg = cfg;
+    pthread_mutex_init(&e->sh.gate_lock, NULL);
+    pthread_cond_init(&e->sh.gate, NULL);
 
-    if (rp_sched_open(&e.sched, cfg->trace_path, &cfg->sched, err, errlen) != 0)
-        return RP_ENGINE_ETRACE;
-
-    int rc = RP_ENGINE_ESETUP;
-    int uv_rc = uv_loop_init(&e.loop);
-    if (uv_rc != 0) {
-        snprintf(err, errlen, "cannot start the event loop: %s", uv_strerror(uv_rc));
-        goto out;
+    int rc = prepare(e, err, errlen);
+    if (rc == 0) {
+        rc = RP_ENGINE_ESETUP;
+        e->recent = rp_hist_new(RP_HIST_HOUR_US, 2);
+        if (e->recent != NULL && init_loop(e, err, errlen) == 0 &&
+            create_workers(e, err, errlen) == 0) {
+            e->total_ns = planned_ns(e);
+            rc = run_workers(e, res, err, errlen);
+            int werr = merge(e, stats, res, rc == 0 ? err : (char[512]){ 0 }, 512);
+            if (rc == 0)
+                rc = werr;
+            finish_windows(e, res);
+        } else if (e->recent == NULL) {
+            snprintf(err, errlen, "out of memory starting the replay");
+        }
     }
-    if (alloc_slots(&e, n) != 0) {
-        snprintf(err, errlen, "out of memory allocating %u request slots", n);
-        goto out_loop;
-    }
-    if (init_handles(&e, err, errlen) != 0)
-        goto out_loop;
-    if (start_transport(&e, err, errlen) != 0) {
-        /* Nothing ran: close the handles through the normal shutdown. */
-        e.shut_down = 1;
-        uv_close((uv_handle_t *)&e.dispatch_timer, on_handle_closed);
-        uv_close((uv_handle_t *)&e.due_poll, on_handle_closed);
-        uv_close((uv_handle_t *)&e.progress_timer, on_handle_closed);
-        uv_close((uv_handle_t *)&e.signal, on_handle_closed);
-        uv_run(&e.loop, UV_RUN_DEFAULT);
-        goto out_loop;
-    }
-
-    run_loop(&e);
-    rc = 0;
-    if (e.read_error != 0) {
-        snprintf(err, errlen, "%s", e.read_err);
-        rc = RP_ENGINE_EREAD;
-    }
-out_loop:
-    uv_loop_close(&e.loop);
-out:
-    if (e.due_fd >= 0)
-        close(e.due_fd);
-    free_slots(&e, n);
-    rp_sched_close(e.sched);
+    cleanup(e);
+    free(e);
     return rc;
+}
+
+/* ---- dry run ---- */
+
+static int dry_users(engine *e, int (*row)(void *, const rp_dry_row *), void *ctx,
+                     rp_request *req)
+{
+    const rp_sessions *ss = e->sh.sessions;
+    uint64_t passes = e->cfg->passes ? e->cfg->passes : 1;
+    uint64_t seq = 0;
+    for (uint64_t pass = 0; pass < passes; pass++) {
+        for (size_t s = 0; s < ss->count; s++) {
+            for (size_t k = ss->first[s]; k < ss->first[s + 1]; k++) {
+                const rp_record *rec = &ss->reqs[k].rec;
+                if (rp_request_build(req, rec, e->sh.rules) != 0)
+                    return RP_ENGINE_ESETUP;
+                rp_dry_row r = { .seq = seq++, .pass = pass,
+                                 .conn = pass * e->sh.plan->connections + s, .has_time = 1,
+                                 .offset_ns = ss->reqs[k].think_ns, .req = req,
+                                 .skipped = (rec->flags & RP_REC_CONNECT) != 0 };
+                if (row(ctx, &r) != 0)
+                    return 0;
+            }
+        }
+    }
+    return 0;
+}
+
+static int dry_sched(engine *e, int (*row)(void *, const rp_dry_row *), void *ctx,
+                     rp_request *req, char *err, size_t errlen)
+{
+    const rp_engine_config *cfg = e->cfg;
+    int timed = e->sh.plan->opts.pace != RP_PACE_MAX;
+    rp_sched *s = NULL;
+    if (rp_sched_open(&s, cfg->trace_path, e->sh.plan, cfg->passes, 0, 1, err, errlen) != 0)
+        return RP_ENGINE_ETRACE;
+    int rc = 0;
+    for (;;) {
+        rp_sched_item it;
+        char msg[512];
+        int prc = rp_sched_peek(s, &it, msg, sizeof msg);
+        if (prc < 0) {
+            snprintf(err, errlen, "%s", msg);
+            rc = RP_ENGINE_EREAD;
+        }
+        if (prc != 0)
+            break;
+        if (timed && cfg->duration_ns != 0 && it.offset_ns >= cfg->duration_ns)
+            break;
+        if (rp_request_build(req, it.rec, e->sh.rules) != 0) {
+            snprintf(err, errlen, "out of memory building request %llu",
+                     (unsigned long long)it.seq);
+            rc = RP_ENGINE_ESETUP;
+            break;
+        }
+        rp_dry_row r = { .seq = it.seq, .pass = it.pass, .conn = it.conn_key,
+                         .has_time = timed, .offset_ns = it.offset_ns, .req = req,
+                         .skipped = (it.rec->flags & RP_REC_CONNECT) != 0 };
+        if (row(ctx, &r) != 0)
+            break;
+        rp_sched_advance(s);
+    }
+    rp_sched_close(s);
+    return rc;
+}
+
+int rp_engine_dry_run(const rp_engine_config *cfg,
+                      int (*row)(void *ctx, const rp_dry_row *r), void *ctx,
+                      char *err, size_t errlen)
+{
+    int open_ended = cfg->passes == 0 &&
+        (cfg->users > 0 || cfg->duration_ns == 0 ||
+         (cfg->plan ? cfg->plan->opts.pace : cfg->plan_opts.pace) == RP_PACE_MAX);
+    if (open_ended) {
+        snprintf(err, errlen, "a dry run of a schedule without end needs a number of passes "
+                 "or, for an open-loop pace, a duration");
+        return RP_ENGINE_ESETUP;
+    }
+    engine *e = calloc(1, sizeof *e);
+    if (e == NULL) {
+        snprintf(err, errlen, "out of memory starting the dry run");
+        return RP_ENGINE_ESETUP;
+    }
+    e->cfg = cfg;
+    e->sh.cfg = cfg;
+    pthread_mutex_init(&e->sh.gate_lock, NULL);
+    pthread_cond_init(&e->sh.gate, NULL);
+    int rc = prepare(e, err, errlen);
+    if (rc == 0) {
+        rp_request req = { 0 };
+        rc = cfg->users > 0 ? dry_users(e, row, ctx, &req)
+                            : dry_sched(e, row, ctx, &req, err, errlen);
+        if (rc == RP_ENGINE_ESETUP && err[0] == '\0')
+            snprintf(err, errlen, "out of memory building a request");
+        rp_request_release(&req);
+    }
+    cleanup(e);
+    free(e);
+    return rc;
+}
+
+void rp_engine_saturation(const rp_stats *s, uint64_t mean_gap_ns, rp_saturation *out)
+{
+    memset(out, 0, sizeof *out);
+    out->dispatch_lag_p99_us = rp_hist_percentile(s->dispatch_lag, 99);
+    out->mean_gap_us = mean_gap_ns / 1000;
+    if (mean_gap_ns == 0)
+        return;
+    out->threshold_us = 5 * out->mean_gap_us < 1000 ? 5 * out->mean_gap_us : 1000;
+    if (out->threshold_us == 0)
+        out->threshold_us = 1;
+    out->saturated = rp_hist_count(s->dispatch_lag) > 0 &&
+                     out->dispatch_lag_p99_us > out->threshold_us;
 }

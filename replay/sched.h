@@ -1,14 +1,20 @@
-/* Open-loop schedule: when each request of a trace is due.
+/* The schedule: which request goes next and when it is due.
  *
- * Request i is due at start + offset_i, where offsets follow the captured
- * timestamps divided by the speed, and where every gap between consecutive
- * requests that would last longer than max_gap in the replay is shortened
- * to max_gap. The cap applies to the replayed timeline, that is after the
- * division by speed: at speed 2 with max_gap 5 s, a captured gap of 8 s
- * becomes 4 s and a captured gap of 60 s becomes 5 s.
+ * In a pass, request i of the plan is due at start + offset_i:
+ * - RP_PACE_SPEED and RP_PACE_RATE: the captured timestamps divided by the
+ *   plan's speed, with every replayed gap longer than max_gap shortened to
+ *   max_gap. The cap applies to the replayed timeline, after the division:
+ *   at speed 2 with max_gap 5 s, a captured gap of 8 s becomes 4 s and one
+ *   of 60 s becomes 5 s.
+ * - RP_PACE_UNIFORM: i / rate.
+ * - RP_PACE_MAX: no due time; the engine sends when a request completes.
+ * Pass k adds k * pass_ns, so that a looped trace keeps its pace.
  *
- * The schedule reads the trace one block at a time and holds one record
- * (the next one due), so its memory does not grow with the trace.
+ * The schedule streams the trace one block at a time and holds one record
+ * (the next one due), so its memory does not grow with the trace. A
+ * schedule can take one part of the trace: the requests whose captured
+ * connection's dense index modulo parts equals part. Every part still
+ * computes the offsets over the whole trace, so parts keep one timeline.
  */
 #ifndef RP_SCHED_H
 #define RP_SCHED_H
@@ -17,8 +23,9 @@
 #include <stdint.h>
 
 #include "formats/trace.h"
+#include "replay/plan.h"
 
-#define RP_SCHED_NO_MAX_GAP UINT64_MAX
+#define RP_SCHED_NO_MAX_GAP RP_NO_MAX_GAP
 
 typedef struct rp_sched_opts {
     double speed;            /* > 0; 1 replays at the captured pace */
@@ -50,27 +57,39 @@ uint64_t rp_sched_clock_offset(rp_sched_clock *c, uint64_t ts_ns);
 
 typedef struct rp_sched rp_sched;
 
-/* Opens the trace at path for scheduling. Returns 0 or a negative
- * RP_TRACE_E* code with err filled. */
-int rp_sched_open(rp_sched **out, const char *path, const rp_sched_opts *opts,
+/* The next request of a schedule. */
+typedef struct rp_sched_item {
+    const rp_record *rec;    /* valid until rp_sched_advance or close */
+    uint64_t offset_ns;      /* due time from the start; 0 for RP_PACE_MAX */
+    uint64_t seq;            /* index in the whole schedule, passes counted */
+    uint64_t pass;           /* from 0 */
+    uint64_t conn_key;       /* unique per captured connection and pass */
+    int last_on_conn;        /* the last request of its captured connection
+                                in this pass */
+} rp_sched_item;
+
+/* Opens the trace at path for scheduling under plan (built from the same
+ * trace, and which must outlive the schedule). passes is the number of
+ * passes, 0 for no end. Returns 0 or a negative RP_TRACE_E* code with err
+ * filled. */
+int rp_sched_open(rp_sched **out, const char *path, const rp_plan *plan,
+                  uint64_t passes, uint32_t part, uint32_t parts,
                   char *err, size_t errlen);
 
-/* Points *rec at the next record and sets *offset_ns to its offset, without
- * consuming it; repeated calls return the same record. The record's
- * pointers stay valid until rp_sched_advance or rp_sched_close. Returns 0,
- * RP_TRACE_EOF after the last record, or a negative RP_TRACE_E* code with
- * msg filled. On 0, msg may hold a warning about a damaged block that was
- * skipped (msg[0] is 0 otherwise). msg may be NULL. */
-int rp_sched_peek(rp_sched *s, const rp_record **rec, uint64_t *offset_ns,
-                  char *msg, size_t msglen);
+/* Fills *item with the next request of this part without consuming it;
+ * repeated calls return the same request. Returns 0, RP_TRACE_EOF after
+ * the last pass, or a negative RP_TRACE_E* code with msg filled. On 0,
+ * msg may hold a warning about a damaged block that was skipped (msg[0]
+ * is 0 otherwise). msg may be NULL. */
+int rp_sched_peek(rp_sched *s, rp_sched_item *item, char *msg, size_t msglen);
 
-/* Consumes the record returned by the last rp_sched_peek. */
+/* Consumes the request returned by the last rp_sched_peek. */
 void rp_sched_advance(rp_sched *s);
 
-const rp_trace_info *rp_sched_trace_info(const rp_sched *s);
-
-/* Records consumed so far, gaps shortened by max_gap, damaged blocks. */
+/* Requests of this part consumed, passes started, gaps shortened by
+ * max_gap (all parts count every gap), damaged blocks met. */
 uint64_t rp_sched_consumed(const rp_sched *s);
+uint64_t rp_sched_passes(const rp_sched *s);
 uint64_t rp_sched_gaps_shortened(const rp_sched *s);
 uint64_t rp_sched_bad_blocks(const rp_sched *s);
 

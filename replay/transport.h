@@ -24,6 +24,9 @@ enum rp_error_kind {
     RP_ERR_TIMEOUT,   /* connected, but no complete response within the timeout */
     RP_ERR_RESET,     /* the peer reset or closed the connection mid-exchange */
     RP_ERR_OTHER,     /* anything else (malformed response, TLS failure...) */
+    RP_ERR_CLIENT,    /* the generator's own limits: no free descriptor
+                         (EMFILE, ENFILE), no free local port
+                         (EADDRNOTAVAIL), no buffer memory (ENOBUFS) */
     RP_ERR_KINDS
 };
 
@@ -31,28 +34,44 @@ typedef struct rp_outcome {
     int error;               /* enum rp_error_kind */
     int cancelled;           /* stopped by rp_transport_ops.cancel_all */
     int status;              /* final HTTP status; 0 without a response */
-    int detail;              /* transport's own code (a CURLcode for libcurl) */
+    int detail;              /* transport's own code (a CURLcode for libcurl,
+                                a negative libuv code for lean) */
+    int client_errno;        /* RP_ERR_CLIENT: the errno (EMFILE...) */
     uint64_t send_ns;        /* the request started going out on its
                                 connection; 0 if it never did */
     uint64_t first_byte_ns;  /* first response byte; 0 if none came */
     uint64_t done_ns;        /* the transport finished with the request */
     uint64_t bytes_received; /* response bytes: status line, headers, body */
-    int local_port;          /* client port of the connection used; 0 unknown */
+    uint8_t conn_opened;     /* the connection was opened for this request */
+    uint8_t conn_moved;      /* preserve mode: sent on another connection than
+                                its captured one's, which was busy */
 } rp_outcome;
 
-/* Called once per submitted request. The transport no longer uses req
- * after the call. The callback must not call submit or flush: it may be
- * running inside the transport's event processing. */
+/* How requests map to connections. */
+enum rp_conn_mode {
+    RP_CONN_PRESERVE = 0,    /* one connection per captured connection */
+    RP_CONN_POOL,            /* any free connection of a pool */
+    RP_CONN_NEW              /* a new connection per request */
+};
+
+/* Called once per submitted request, never from inside submit. The
+ * transport no longer uses req after the call. The callback must not call
+ * submit or flush: it may be running inside the transport's event
+ * processing. */
 typedef void (*rp_transport_done_fn)(void *ctx, rp_request *req, const rp_outcome *out);
 
 typedef struct rp_transport_config {
     uv_loop_t *loop;
     const rp_target *target;     /* resolved; must outlive the transport */
-    int keep_host;               /* send the captured Host header */
     uint64_t timeout_ns;         /* whole request, connect included */
     uint64_t connect_timeout_ns;
-    uint32_t max_connections;    /* the engine keeps in-flight requests at
-                                    or below this */
+    int conn_mode;               /* enum rp_conn_mode */
+    uint32_t max_connections;    /* open connections at most; the engine
+                                    keeps in-flight requests at or below it */
+    int http2;                   /* libcurl: HTTP/2 (h2 over TLS, h2c with
+                                    prior knowledge over http) */
+    int insecure;                /* libcurl: skip TLS certificate checks */
+    const char *cacert;          /* libcurl: CA bundle file, or NULL */
     rp_transport_done_fn done;
     void *done_ctx;
 } rp_transport_config;
@@ -61,6 +80,8 @@ typedef struct rp_transport rp_transport;
 
 typedef struct rp_transport_ops {
     const char *name;            /* e.g. "libcurl", shown in reports */
+    int can_pin;                 /* honours RP_CONN_PRESERVE; otherwise
+                                    preserve falls back to a pool */
 
     /* Queues req to go out now. req stays owned by the engine, which keeps
      * it unchanged until the done callback. Returns 0, or -1 with err

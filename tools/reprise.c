@@ -14,6 +14,16 @@ static const struct verb verbs[] = {
     { "capture", cmd_capture, "read HTTP/1.x requests from a pcap or pcapng file into a trace" },
     { "inspect", cmd_inspect, "show what a trace contains" },
     { "replay",  cmd_replay,  "send a trace's requests to a target at the captured pace" },
+    { "export",  cmd_export,  "write a trace's requests as JSON Lines, HAR, curl, GoReplay or raw HTTP" },
+    { "import",  cmd_import,  "make a trace from JSON Lines, HAR, GoReplay or an access log" },
+    { "slice",   cmd_slice,   "keep the requests between two times" },
+    { "filter",  cmd_filter,  "keep the requests that match a method, path, host or status" },
+    { "merge",   cmd_merge,   "merge traces into one, in timestamp order" },
+    { "sample",  cmd_sample,  "keep a share of the connections" },
+    { "repair",  cmd_repair,  "rewrite the index of an interrupted or damaged trace" },
+    { "report",  cmd_report,  "show a run report, check thresholds, write HTML, CSV or HdrHistogram logs" },
+    { "compare", cmd_compare, "compare two run reports and flag regressions" },
+    { "merge-reports", cmd_merge_reports, "merge run reports (shards) with exact histograms" },
 };
 
 static void usage(FILE *out)

@@ -1,8 +1,9 @@
 """reprise replay rejects bad input before sending anything.
 
-A bad --target, --speed, --max-gap, --timeout or --max-connections exits 2
-with one line naming the option and the value. A missing trace, or a file
-that is not a trace, exits 1 with one line naming the file.
+A bad option value exits 2 with one line naming the option and the value;
+so does a combination of options that does not make sense, naming the
+options. A missing trace, or a file that is not a trace, exits 1 with one
+line naming the file.
 """
 
 import os
@@ -33,6 +34,41 @@ USAGE_CASES = [
     ("--connect-timeout", "soon"),
     ("--max-connections", "0"),
     ("--max-connections", "2.5"),
+    ("--speed", "maximum"),
+    ("--rate", "0"),
+    ("--rate", "fast"),
+    ("--loop", "0"),
+    ("--loop", "always"),
+    ("--duration", "0"),
+    ("--skip", "soon"),
+    ("--users", "0"),
+    ("--max-inflight", "-1"),
+    ("--over-limit", "queue"),
+    ("--threads", "0"),
+    ("--threads", "1000"),
+    ("--connections", "pool:0"),
+    ("--connections", "reuse"),
+    ("--transport", "fast"),
+    ("--header", "Content-Length: 3"),
+    ("--header", "NoColon"),
+    ("--remove-header", "Transfer-Encoding"),
+    ("--rewrite-path", "no-equals"),
+    ("--rewrite-path", "(=x"),
+    ("--include-method", "GET,,POST"),
+    ("--exclude-path", "(["),
+    ("--cacert", "/nonexistent/ca.pem"),
+]
+
+# Combinations rejected with exit 2; each message names the first option.
+COMBINATION_CASES = [
+    (["--speed", "2", "--rate", "10"], "--speed"),
+    (["--uniform"], "--uniform"),
+    (["--users", "2", "--rate", "10"], "--users"),
+    (["--users", "2", "--over-limit", "drop"], "--over-limit"),
+    (["--transport", "lean", "--http2"], "--transport lean"),
+    (["--insecure"], "--insecure"),
+    (["--dry-run", "--loop", "forever"], "--dry-run"),
+    (["--rate", "10", "--max-gap", "10ms"], "--max-gap"),
 ]
 
 
@@ -58,6 +94,18 @@ def main():
             rt.check(value in err, "%s: message shows the value" % label)
         check_one_line(err, label)
         rt.check_eq(out, "", "%s: nothing on stdout" % label)
+
+    for extra, named in COMBINATION_CASES:
+        label = " ".join(extra)
+        rc, out, err = rt.run(["replay", trace, "--target", GOOD_TARGET] + extra, timeout=30)
+        rt.check_eq(rc, 2, "%s: exit code" % label)
+        rt.check(named in err, "%s: message names %s (%r)" % (label, named, err.strip()))
+        check_one_line(err, label)
+
+    rc, _, err = rt.run(["replay", trace, "--target", "https://127.0.0.1:9",
+                         "--transport", "lean"], timeout=30)
+    rt.check_eq(rc, 2, "--transport lean with https://: exit code")
+    rt.check("--transport curl" in err, "--transport lean with https://: names the fix")
 
     rc, _, err = rt.run(["replay", trace], timeout=30)
     rt.check_eq(rc, 2, "missing --target: exit code")

@@ -36,7 +36,7 @@ def main():
                            "--speed", "8", "--report", report], timeout=60)
     rt.check_eq(rc, 0, "replay exit code")
     rt.check_eq(err.strip(), "", "replay stderr")
-    rt.check("connect 17, timeout 0, reset 0, other 0 (total 17)" in out,
+    rt.check("connect 17, timeout 0, reset 0, other 0, client 0 (total 17)" in out,
              "summary lists 17 connect errors")
     rt.check("due 17, sent 0, responses 0" in out,
              "summary: 17 due, none sent")

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "replay/plan.h"
 #include "replay/sched.h"
 
 #define S 1000000000ull
@@ -124,6 +125,19 @@ static void write_trace(const char *path, const uint64_t *ts, size_t n)
         CHECK_EQ_INT(rp_trace_writer_close(w, err, sizeof err), 0);
 }
 
+static rp_plan plan_for(const char *path, int pace, double speed, double rate,
+                        uint64_t max_gap_ns)
+{
+    rp_plan_opts o = { .pace = pace, .speed = speed, .rate = rate, .max_gap_ns = max_gap_ns };
+    rp_plan p;
+    char err[256] = "";
+    int rc = rp_plan_build(&p, path, &o, err, sizeof err);
+    if (rc != 0)
+        fprintf(stderr, "  plan: %s\n", err);
+    CHECK_EQ_INT(rc, 0);
+    return p;
+}
+
 TEST(sched_reads_trace_in_order)
 {
     char path[] = "/tmp/test_sched_XXXXXX";
@@ -137,43 +151,46 @@ TEST(sched_reads_trace_in_order)
     size_t n = sizeof ts / sizeof ts[0];
     write_trace(path, ts, n);
 
-    rp_sched_opts opts = { .speed = 2.0, .max_gap_ns = 500 * MS };
+    rp_plan plan = plan_for(path, RP_PACE_SPEED, 2.0, 0, 500 * MS);
     rp_sched *s = NULL;
     char err[256];
-    CHECK_EQ_INT(rp_sched_open(&s, path, &opts, err, sizeof err), 0);
+    CHECK_EQ_INT(rp_sched_open(&s, path, &plan, 1, 0, 1, err, sizeof err), 0);
     for (size_t i = 0; s != NULL && i < n; i++) {
-        const rp_record *rec = NULL, *again = NULL;
-        uint64_t offset = 0, offset2 = 0;
-        CHECK_EQ_INT(rp_sched_peek(s, &rec, &offset, err, sizeof err), 0);
-        CHECK_EQ_INT(rp_sched_peek(s, &again, &offset2, err, sizeof err), 0);
-        CHECK(rec == again);
-        CHECK_EQ_INT(offset, want[i]);
-        CHECK_EQ_INT(offset2, want[i]);
+        rp_sched_item it, again;
+        CHECK_EQ_INT(rp_sched_peek(s, &it, err, sizeof err), 0);
+        CHECK_EQ_INT(rp_sched_peek(s, &again, err, sizeof err), 0);
+        CHECK(it.rec == again.rec);
+        CHECK_EQ_INT(it.offset_ns, want[i]);
+        CHECK_EQ_INT(again.offset_ns, want[i]);
+        CHECK_EQ_INT(it.seq, i);
         char expect_target[32];
         snprintf(expect_target, sizeof expect_target, "/r%zu", i);
-        CHECK_EQ_MEM(rec->target, rec->target_len, expect_target);
+        CHECK_EQ_MEM(it.rec->target, it.rec->target_len, expect_target);
         CHECK_EQ_INT(rp_sched_consumed(s), i);
         rp_sched_advance(s);
     }
-    const rp_record *rec = NULL;
-    uint64_t offset = 0;
+    rp_sched_item it;
     if (s != NULL) {
-        CHECK_EQ_INT(rp_sched_peek(s, &rec, &offset, err, sizeof err), RP_TRACE_EOF);
+        CHECK_EQ_INT(rp_sched_peek(s, &it, err, sizeof err), RP_TRACE_EOF);
         CHECK_EQ_INT(rp_sched_consumed(s), n);
         CHECK_EQ_INT(rp_sched_gaps_shortened(s), 2);
         CHECK_EQ_INT(rp_sched_bad_blocks(s), 0);
     }
+    CHECK_EQ_INT(plan.records, n);
+    CHECK_EQ_INT(plan.last_offset_ns, 2500 * MS);
+    CHECK_EQ_INT(plan.gaps_shortened, 2);
     rp_sched_close(s);
+    rp_plan_free(&plan);
     unlink(path);
 }
 
 TEST(sched_missing_trace_names_file)
 {
-    rp_sched_opts opts = { .speed = 1.0, .max_gap_ns = RP_SCHED_NO_MAX_GAP };
-    rp_sched *s = NULL;
+    rp_plan_opts opts = { .pace = RP_PACE_SPEED, .speed = 1.0,
+                          .max_gap_ns = RP_SCHED_NO_MAX_GAP };
+    rp_plan plan;
     char err[256] = "";
-    int rc = rp_sched_open(&s, "/nonexistent/trace.rpz", &opts, err, sizeof err);
+    int rc = rp_plan_build(&plan, "/nonexistent/trace.rpz", &opts, err, sizeof err);
     CHECK(rc < 0);
-    CHECK(s == NULL);
     CHECK(strstr(err, "/nonexistent/trace.rpz") != NULL);
 }

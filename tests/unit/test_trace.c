@@ -216,7 +216,8 @@ static uint64_t check_record(const rp_record *got)
 }
 
 static const rp_trace_meta test_meta = {
-    "capture.pcap", "tcp port 80", "reprise-test", 1690000000000000001ull, 1, 65535
+    .source = "capture.pcap", .filter = "tcp port 80", .tool = "reprise-test",
+    .created_ns = 1690000000000000001ull, .link_type = 1, .snaplen = 65535,
 };
 
 /* Writes records 0..n-1 to path. */
@@ -529,11 +530,12 @@ static const uint8_t hand_rec1[] = { 19, 0, 5, 0, 1, 1, 3, 'G', 'E', 'T', 2, '/'
 static const uint8_t hand_rec2[] = { 21, 10, 6, 2, 1, 0, 4, 'H', 'E', 'A', 'D', 1, '/',
                                      0, 0, 0xc8, 0x01, 5, 6, 7, 0xaa, 0xbb };
 
-/* Writes by hand a trace of format 0.9 with an unknown header field and
- * one block holding raw, declared as count records from first to last
- * ts, and no index. */
-static void write_handmade(const char *path, const uint8_t *raw, size_t raw_len,
-                           uint32_t count, uint64_t first, uint64_t last)
+/* Writes by hand a trace of format major.minor with an unknown header
+ * field and one block holding raw, declared as count records from first
+ * to last ts, and no index. */
+static void write_handmade_version(const char *path, int major, int minor, const uint8_t *raw,
+                                   size_t raw_len, uint32_t count, uint64_t first,
+                                   uint64_t last)
 {
     uint8_t f[4096];
     size_t n = 16;
@@ -548,8 +550,8 @@ static void write_handmade(const char *path, const uint8_t *raw, size_t raw_len,
         n += 6 + len;
     }
     memcpy(f, "RPRZTRC1", 8);
-    put_le(f + 8, 0, 2);
-    put_le(f + 10, 9, 2);
+    put_le(f + 8, (uint64_t)major, 2);
+    put_le(f + 10, (uint64_t)minor, 2);
     put_le(f + 12, n + 8, 4);
     put_le(f + n, XXH64(f, n, 0), 8);
     n += 8;
@@ -567,6 +569,13 @@ static void write_handmade(const char *path, const uint8_t *raw, size_t raw_len,
     put_le(b + 40, XXH64(b + BLOCK_HDR, comp, 0), 8);
     reseal_block_header(b);
     spit(path, f, n + BLOCK_HDR + comp);
+}
+
+/* A format 0.9 trace, as a 0.x writer of a newer minor version makes. */
+static void write_handmade(const char *path, const uint8_t *raw, size_t raw_len,
+                           uint32_t count, uint64_t first, uint64_t last)
+{
+    write_handmade_version(path, 0, 9, raw, raw_len, count, first, last);
 }
 
 TEST(trace_newer_minor_is_read)
@@ -1092,7 +1101,468 @@ TEST(trace_future_major_version)
     CHECK_EQ_INT(ro.open_rc, RP_TRACE_EFORMAT);
     CHECK(contains(ro.open_err, t.other));
     CHECK(contains(ro.open_err, "written by a newer reprise (format 2.0); "
-                                "this reprise reads format 0.x"));
+                                "this reprise reads formats 0.x and 1.x"));
     free(f);
+    tmp_cleanup(&t);
+}
+
+/* ---- format 1 columns ---- */
+
+/* Records whose time values need each unit from 1 ns to 1 s, and the
+ * extremes of each field, written and read back exactly. */
+TEST(trace_time_values_round_trip)
+{
+    struct tmpdir t;
+    tmp_make(&t);
+    static const struct {
+        uint64_t ts, ttfb, ttlb;
+    } cases[] = {
+        { 1000000000000000000ull, 1000, 2000 },                 /* microseconds */
+        { 1000000000000001000ull, 5000000, 4000000 },           /* ttlb before ttfb */
+        { 1000000000000001000ull, 0, 0 },                       /* equal timestamps */
+        { 1000000001000001000ull, 1000000000, 3000000000 },     /* whole seconds */
+        { 1000000001000001001ull, 7, 3 },                       /* nanoseconds */
+        { 1000000001000001001ull, UINT64_MAX, 0 },              /* extremes */
+        { 1000000001000001001ull, 0, UINT64_MAX },
+        { 1000000001000001001ull, 1ull << 63, 1 },
+        { UINT64_MAX - 5, 123, 456 },
+    };
+    size_t n = sizeof cases / sizeof cases[0];
+    for (int per_block = 1; per_block <= 9; per_block += 8) {
+        char err[512];
+        rp_trace_writer *w = NULL;
+        rp_trace_writer_opts opts = { 0, (uint32_t)per_block, 0 };
+        CHECK_EQ_INT(rp_trace_writer_open(&w, t.path, NULL, &opts, err, sizeof err), 0);
+        for (size_t i = 0; i < n; i++) {
+            rp_record rec = { .ts_ns = cases[i].ts, .conn_id = UINT64_MAX - i,
+                              .flags = RP_REC_HAS_RESPONSE | 0x80000000u, .http_major = 255,
+                              .http_minor = (uint8_t)i, .method = "GET", .method_len = 3,
+                              .target = "/", .target_len = 1, .resp_status = 65535,
+                              .resp_ttfb_ns = cases[i].ttfb, .resp_ttlb_ns = cases[i].ttlb,
+                              .resp_bytes = UINT64_MAX - i };
+            CHECK_EQ_INT(rp_trace_writer_add(w, &rec, err, sizeof err), 0);
+        }
+        CHECK_EQ_INT(rp_trace_writer_close(w, err, sizeof err), 0);
+
+        rp_trace_reader *r = NULL;
+        rp_record rec;
+        CHECK_EQ_INT(rp_trace_reader_open(&r, t.path, err, sizeof err), 0);
+        for (size_t i = 0; r != NULL && i < n; i++) {
+            CHECK_EQ_INT(rp_trace_reader_next(r, &rec, err, sizeof err), 0);
+            CHECK(rec.ts_ns == cases[i].ts);
+            CHECK(rec.resp_ttfb_ns == cases[i].ttfb);
+            CHECK(rec.resp_ttlb_ns == cases[i].ttlb);
+            CHECK(rec.conn_id == UINT64_MAX - i);
+            CHECK(rec.resp_bytes == UINT64_MAX - i);
+            CHECK_EQ_INT(rec.resp_status, 65535);
+            CHECK_EQ_INT(rec.flags, RP_REC_HAS_RESPONSE | 0x80000000u);
+            CHECK_EQ_INT(rec.http_major, 255);
+            CHECK_EQ_INT(rec.http_minor, i);
+        }
+        if (r != NULL)
+            CHECK_EQ_INT(rp_trace_reader_next(r, &rec, err, sizeof err), RP_TRACE_EOF);
+        rp_trace_reader_close(r);
+    }
+    tmp_cleanup(&t);
+}
+
+static uint8_t *put_vint(uint8_t *p, uint64_t v)
+{
+    while (v >= 0x80) {
+        *p++ = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    *p++ = (uint8_t)v;
+    return p;
+}
+
+/* The payload of a format 1 block of two records, "GET /a" and "HEAD /",
+ * 10 us apart, the second with a 200 response. extra appends a 14th
+ * column of that many bytes, as a newer minor version could; bad 1 makes
+ * a column too long and bad 2 adds a byte after the columns. */
+static size_t columns_payload(uint8_t *raw, int unit_exp, size_t extra, int bad)
+{
+    uint8_t col[14][32];
+    size_t len[14] = { 0 };
+    uint8_t *p;
+#define COL(k, ...) do { uint8_t v_[] = { __VA_ARGS__ }; memcpy(col[k] + len[k], v_, sizeof v_); \
+                         len[k] += sizeof v_; } while (0)
+    uint64_t unit = 1;
+    for (int i = 0; i < unit_exp; i++)
+        unit *= 10;
+    p = put_vint(col[0], 0);
+    p = put_vint(p, 10000 / unit);
+    len[0] = (size_t)(p - col[0]);
+    COL(1, 5, 6);                       /* conn ids */
+    COL(2, 0, 2);                       /* flags */
+    COL(3, 1, 1, 1, 0);                 /* versions */
+    COL(4, 3, 2, 0, 2, 4, 1, 0, 0);     /* lengths */
+    memcpy(col[5], "GETHEAD", 7);
+    len[5] = 7;
+    memcpy(col[6], "/a/", 3);
+    len[6] = 3;
+    memcpy(col[8], "hi", 2);
+    len[8] = 2;
+    COL(9, 0xc8, 0x01);                 /* status 200 */
+    p = put_vint(col[10], 250000 / unit);
+    len[10] = (size_t)(p - col[10]);
+    p = put_vint(col[11], 2 * (50000 / unit));    /* zigzag of +50 us */
+    len[11] = (size_t)(p - col[11]);
+    COL(12, 120);
+    memset(col[13], 0xee, extra);
+    len[13] = extra;
+#undef COL
+    if (bad == 1)
+        len[8]++;           /* the body column declares a byte too many */
+    int ncols = extra ? 14 : 13;
+    p = raw;
+    p = put_vint(p, (uint64_t)unit_exp);
+    p = put_vint(p, (uint64_t)ncols);
+    for (int k = 0; k < ncols; k++)
+        p = put_vint(p, len[k]);
+    for (int k = 0; k < ncols; k++) {
+        memcpy(p, col[k], len[k]);
+        p += len[k];
+    }
+    if (bad == 2)
+        *p++ = 0;           /* a byte after the columns */
+    return (size_t)(p - raw);
+}
+
+TEST(trace_columns_read_with_newer_column)
+{
+    struct tmpdir t;
+    tmp_make(&t);
+    uint8_t raw[512];
+    for (int exp = 0; exp <= 3; exp++) {
+        size_t n = columns_payload(raw, exp, exp == 3 ? 9 : 0, 0);
+        write_handmade_version(t.path, 1, 4, raw, n, 2, 5000, 15000);
+
+        char err[512];
+        rp_trace_reader *r = NULL;
+        rp_record rec;
+        CHECK_EQ_INT(rp_trace_reader_open(&r, t.path, err, sizeof err), 0);
+        if (r == NULL)
+            continue;
+        CHECK_EQ_INT(rp_trace_reader_info(r)->version_minor, 4);
+        CHECK_EQ_INT(rp_trace_reader_next(r, &rec, err, sizeof err), 0);
+        CHECK(rec.ts_ns == 5000);
+        CHECK_EQ_INT(rec.conn_id, 5);
+        CHECK_EQ_MEM(rec.method, rec.method_len, "GET");
+        CHECK_EQ_MEM(rec.target, rec.target_len, "/a");
+        CHECK_EQ_MEM(rec.body, rec.body_len, "hi");
+        CHECK_EQ_INT(rec.flags, 0);
+        CHECK_EQ_INT(rp_trace_reader_next(r, &rec, err, sizeof err), 0);
+        CHECK(rec.ts_ns == 15000);
+        CHECK_EQ_MEM(rec.method, rec.method_len, "HEAD");
+        CHECK_EQ_MEM(rec.target, rec.target_len, "/");
+        CHECK_EQ_INT(rec.http_minor, 0);
+        CHECK_EQ_INT(rec.resp_status, 200);
+        CHECK(rec.resp_ttfb_ns == 250000);
+        CHECK(rec.resp_ttlb_ns == 300000);
+        CHECK_EQ_INT(rec.resp_bytes, 120);
+        CHECK_EQ_INT(rp_trace_reader_next(r, &rec, err, sizeof err), RP_TRACE_EOF);
+        rp_trace_reader_close(r);
+    }
+    tmp_cleanup(&t);
+}
+
+TEST(trace_malformed_columns_rejected)
+{
+    struct tmpdir t;
+    tmp_make(&t);
+    uint8_t raw[512];
+    const struct {
+        int exp, bad; uint32_t count; uint64_t last; const char *what;
+    } cases[] = {
+        { 0, 1, 2, 15000, "a column longer than its records use" },
+        { 0, 2, 2, 15000, "a byte after the columns" },
+        { 0, 0, 3, 15000, "more records declared than the columns hold" },
+        { 0, 0, 1, 5000, "fewer records declared than the columns hold" },
+        { 0, 0, 2, 15001, "last ts not as declared" },
+        { 10, 0, 2, 15000, "a time exponent above 9" },
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        size_t n = columns_payload(raw, cases[c].exp == 10 ? 0 : cases[c].exp, 0, cases[c].bad);
+        if (cases[c].exp == 10)
+            raw[0] = 10;
+        write_handmade_version(t.path, 1, 0, raw, n, cases[c].count, 5000, cases[c].last);
+        struct readout ro;
+        read_trace(t.path, &ro);
+        if (ro.corrupt != 1 || ro.n != 0)
+            fprintf(stderr, "  case: %s\n", cases[c].what);
+        CHECK_EQ_INT(ro.open_rc, 0);
+        CHECK_EQ_INT(ro.n, 0);
+        CHECK_EQ_INT(ro.corrupt, 1);
+        CHECK(contains(ro.corrupt_err[0], "records are malformed"));
+        free(ro.ids);
+    }
+    tmp_cleanup(&t);
+}
+
+/* ---- history ---- */
+
+TEST(trace_history_round_trip)
+{
+    struct tmpdir t;
+    tmp_make(&t);
+    rp_trace_meta meta = test_meta;
+    meta.history = "reprise 1.0.0: slice a.rpz -o b.rpz --from 5m\nreprise 1.0.0: sample 10";
+    meta.redaction = "headers authorization";
+    meta.sample = "10%";
+    char err[512];
+    rp_trace_writer *w = NULL;
+    CHECK_EQ_INT(rp_trace_writer_open(&w, t.path, &meta, NULL, err, sizeof err), 0);
+    CHECK_EQ_INT(rp_trace_writer_close(w, err, sizeof err), 0);
+    struct readout ro;
+    read_trace(t.path, &ro);
+    CHECK_EQ_STR(ro.info.history, meta.history);
+    CHECK_EQ_STR(ro.info.redaction, "headers authorization");
+    CHECK_EQ_STR(ro.info.sample, "10%");
+    CHECK_EQ_STR(ro.info.source, "capture.pcap");
+    free(ro.ids);
+    tmp_cleanup(&t);
+}
+
+/* ---- seeking ---- */
+
+/* Seeks to each probe time and checks the first record read. */
+static void check_seeks(const char *path, uint64_t n)
+{
+    char err[512];
+    rp_trace_reader *r = NULL;
+    rp_record rec;
+    CHECK_EQ_INT(rp_trace_reader_open(&r, path, err, sizeof err), 0);
+    if (r == NULL)
+        return;
+    uint64_t probes[] = { 0, 1, 2, 3, 150, 299, 499, 500, 501, 777, n - 1 };
+    for (size_t k = 0; k < sizeof probes / sizeof probes[0]; k++) {
+        uint64_t i = probes[k];
+        CHECK_EQ_INT(rp_trace_reader_seek(r, gen_ts(i), err, sizeof err), 0);
+        CHECK_EQ_INT(rp_trace_reader_next(r, &rec, err, sizeof err), 0);
+        /* Records share timestamps: the first with this one comes. */
+        uint64_t first = i;
+        while (first > 0 && gen_ts(first - 1) == gen_ts(i))
+            first--;
+        CHECK_EQ_INT(check_record(&rec), first);
+    }
+    /* Between two timestamps: the later one. */
+    CHECK_EQ_INT(rp_trace_reader_seek(r, gen_ts(30) + 1, err, sizeof err), 0);
+    CHECK_EQ_INT(rp_trace_reader_next(r, &rec, err, sizeof err), 0);
+    CHECK_EQ_INT(check_record(&rec), 33);
+    /* Before the start, and after the end. */
+    CHECK_EQ_INT(rp_trace_reader_seek(r, 0, err, sizeof err), 0);
+    CHECK_EQ_INT(rp_trace_reader_next(r, &rec, err, sizeof err), 0);
+    CHECK_EQ_INT(check_record(&rec), 0);
+    CHECK_EQ_INT(rp_trace_reader_seek(r, gen_ts(n - 1) + 1, err, sizeof err), 0);
+    CHECK_EQ_INT(rp_trace_reader_next(r, &rec, err, sizeof err), RP_TRACE_EOF);
+    rp_trace_reader_close(r);
+}
+
+TEST(trace_seek_with_and_without_index)
+{
+    struct tmpdir t;
+    tmp_make(&t);
+    size_t len;
+    struct layout l;
+    uint8_t *f = make_trace(t.path, 1000, 100, &len, &l);
+    check_seeks(t.path, 1000);
+    spit(t.other, f, l.blocks_end);     /* the same blocks, no index */
+    check_seeks(t.other, 1000);
+    free(f);
+    tmp_cleanup(&t);
+}
+
+/* Seeking decompresses only the block that holds the time: with the
+ * blocks before it damaged, it still finds its record and reports
+ * nothing. */
+TEST(trace_seek_skips_blocks_before)
+{
+    struct tmpdir t;
+    tmp_make(&t);
+    size_t len;
+    struct layout l;
+    uint8_t *f = make_trace(t.path, 1000, 100, &len, &l);
+    for (int with_index = 1; with_index >= 0; with_index--) {
+        uint8_t *g = malloc(len);
+        memcpy(g, f, len);
+        for (size_t k = 0; k < 5; k++)
+            g[l.off[k] + BLOCK_HDR + 3] ^= 0x20;    /* payload bytes */
+        spit(t.other, g, with_index ? len : l.blocks_end);
+        char err[512];
+        rp_trace_reader *r = NULL;
+        rp_record rec;
+        CHECK_EQ_INT(rp_trace_reader_open(&r, t.other, err, sizeof err), 0);
+        if (r != NULL) {
+            CHECK_EQ_INT(rp_trace_reader_seek(r, gen_ts(l.first_id[6] + 4), err, sizeof err), 0);
+            CHECK_EQ_INT(rp_trace_reader_next(r, &rec, err, sizeof err), 0);
+            uint64_t first = l.first_id[6] + 4;
+            while (gen_ts(first - 1) == gen_ts(l.first_id[6] + 4))
+                first--;
+            CHECK_EQ_INT(check_record(&rec), first);
+            CHECK_EQ_INT(rp_trace_reader_bad_blocks(r), 0);
+            CHECK_EQ_INT(rp_trace_reader_good_blocks(r), 1);
+            rp_trace_reader_close(r);
+        }
+        free(g);
+    }
+    free(f);
+    tmp_cleanup(&t);
+}
+
+/* ---- repair ---- */
+
+struct damage_log {
+    int n;
+    char first[512];
+};
+
+static void log_damage(void *ctx, const char *msg)
+{
+    struct damage_log *d = ctx;
+    if (d->n++ == 0)
+        snprintf(d->first, sizeof d->first, "%s", msg);
+}
+
+TEST(trace_repair_truncated_trace)
+{
+    struct tmpdir t;
+    tmp_make(&t);
+    size_t len;
+    struct layout l;
+    uint8_t *f = make_trace(t.path, 1000, 100, &len, &l);
+    char out[160], err[512];
+    snprintf(out, sizeof out, "%s/repaired.rpz", t.dir);
+
+    /* Cut in the middle of block 7: blocks 0 to 6 survive. */
+    spit(t.other, f, l.off[7] + 100);
+    struct damage_log d = { 0 };
+    rp_trace_repair_opts opts = { "reprise test: repair", log_damage, &d };
+    rp_trace_repair_stats st;
+    CHECK_EQ_INT(rp_trace_repair(t.other, out, &opts, &st, err, sizeof err), 0);
+    CHECK_EQ_INT(st.blocks, 7);
+    CHECK_EQ_INT(st.records, 700);
+    CHECK_EQ_INT(st.bad_blocks, 1);
+    CHECK_EQ_INT(st.lost_records, 100);
+    CHECK_EQ_INT(st.had_index, 0);
+    CHECK_EQ_INT(d.n, 1);
+    CHECK(contains(d.first, "truncated"));
+
+    struct readout ro;
+    read_trace(out, &ro);
+    CHECK_EQ_INT(ro.info.has_index, 1);
+    CHECK_EQ_INT(ro.info.records, 700);
+    CHECK_EQ_STR(ro.info.source, "capture.pcap");
+    CHECK_EQ_STR(ro.info.history, "reprise test: repair");
+    check_ids_except(&ro, 1000, 700, 1000);
+    CHECK_EQ_INT(ro.corrupt, 0);
+    free(ro.ids);
+
+    struct stat sb;
+    CHECK(stat(out, &sb) == 0);
+    CHECK_EQ_INT(sb.st_mode & 0777, 0600);
+    free(f);
+    tmp_cleanup(&t);
+}
+
+TEST(trace_repair_damaged_block_and_header)
+{
+    struct tmpdir t;
+    tmp_make(&t);
+    size_t len;
+    struct layout l;
+    uint8_t *f = make_trace(t.path, 1000, 100, &len, &l);
+    char out[160], err[512];
+    snprintf(out, sizeof out, "%s/repaired.rpz", t.dir);
+
+    f[l.off[3] + BLOCK_HDR + 10] ^= 0x01;     /* block 3's payload */
+    f[20] ^= 0x01;                            /* the header's source */
+    spit(t.other, f, len);
+    rp_trace_repair_stats st;
+    CHECK_EQ_INT(rp_trace_repair(t.other, out, NULL, &st, err, sizeof err), 0);
+    CHECK_EQ_INT(st.records, 900);
+    CHECK_EQ_INT(st.bad_blocks, 1);
+    CHECK_EQ_INT(st.had_index, 1);
+    CHECK_EQ_INT(st.header_damaged, 1);
+
+    struct readout ro;
+    read_trace(out, &ro);
+    CHECK_EQ_INT(ro.info.header_damaged, 0);
+    CHECK_EQ_INT(ro.info.has_index, 1);
+    CHECK_EQ_STR(ro.info.source, "");
+    CHECK_EQ_INT(ro.info.version_major, RP_TRACE_VERSION_MAJOR);
+    check_ids_except(&ro, 1000, l.first_id[3], l.first_id[4]);
+    free(ro.ids);
+    free(f);
+    tmp_cleanup(&t);
+}
+
+TEST(trace_repair_rejects_same_file)
+{
+    struct tmpdir t;
+    tmp_make(&t);
+    write_trace(t.path, 10, NULL);
+    char err[512], alias[200];
+    snprintf(alias, sizeof alias, "%s/../%s/trace.rpz", t.dir, strrchr(t.dir, '/') + 1);
+    CHECK_EQ_INT(rp_trace_repair(t.path, t.path, NULL, NULL, err, sizeof err), RP_TRACE_EINVAL);
+    CHECK_EQ_INT(rp_trace_repair(t.path, alias, NULL, NULL, err, sizeof err), RP_TRACE_EINVAL);
+    CHECK(contains(err, "into itself"));
+    struct readout ro;
+    read_trace(t.path, &ro);
+    check_ids_except(&ro, 10, 0, 0);
+    free(ro.ids);
+    tmp_cleanup(&t);
+}
+
+/* ---- format 0.1 and golden files ---- */
+
+/* Format 0.1 files, as the 0.1 writer made them, read with their rows. */
+TEST(trace_reads_format_0_1_golden)
+{
+    static const struct { const char *path; uint64_t records; } files[] = {
+        { "tests/data/golden/v0.1-pipelined.rpz", 40 },
+        { "tests/data/golden/v0.1-browse.rpz", 17 },
+    };
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        char err[512];
+        rp_trace_reader *r = NULL;
+        rp_record rec;
+        CHECK_EQ_INT(rp_trace_reader_open(&r, files[i].path, err, sizeof err), 0);
+        if (r == NULL) {
+            fprintf(stderr, "  %s\n", err);
+            continue;
+        }
+        CHECK_EQ_INT(rp_trace_reader_info(r)->version_major, 0);
+        CHECK_EQ_INT(rp_trace_reader_info(r)->version_minor, 1);
+        uint64_t n = 0;
+        while (rp_trace_reader_next(r, &rec, err, sizeof err) == 0)
+            n++;
+        CHECK_EQ_INT(n, files[i].records);
+        CHECK_EQ_INT(rp_trace_reader_bad_blocks(r), 0);
+        rp_trace_reader_close(r);
+    }
+}
+
+TEST(trace_reader_counts_bytes)
+{
+    struct tmpdir t;
+    tmp_make(&t);
+    write_trace(t.path, 300, &(rp_trace_writer_opts){ 0, 100, 0 });
+    char err[512];
+    rp_trace_reader *r = NULL;
+    rp_record rec;
+    CHECK_EQ_INT(rp_trace_reader_open(&r, t.path, err, sizeof err), 0);
+    if (r != NULL) {
+        while (rp_trace_reader_next(r, &rec, err, sizeof err) == 0)
+            ;
+        uint64_t comp, raw;
+        rp_trace_reader_bytes(r, &comp, &raw);
+        const rp_trace_info *info = rp_trace_reader_info(r);
+        /* Blocks fill the file but for the header, index and trailer. */
+        CHECK(comp > 3 * 56);
+        CHECK(comp < info->file_bytes);
+        CHECK(raw > comp);
+        rp_trace_reader_close(r);
+    }
     tmp_cleanup(&t);
 }
