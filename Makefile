@@ -17,7 +17,8 @@ LLHTTP_INC = /usr/share/include/llhttp
 DEB_PKGS = build-essential pkg-config libpcap-dev libcurl4-openssl-dev \
            libzstd-dev libuv1-dev node-llhttp libjansson-dev libxxhash-dev \
            zlib1g-dev python3 valgrind nginx-light tcpdump curl \
-           chromium libhdrhistogram-java default-jre-headless python3-locust
+           chromium libhdrhistogram-java default-jre-headless python3-locust \
+           wrk nghttp2-client time openssl
 
 ifeq ($(SAN),1)
 BUILD   = build/san
