@@ -150,9 +150,9 @@ static int add_iface(rp_source *s, int linktype, uint32_t snaplen, char *err, si
     f->linktype = linktype;
     f->snaplen = snaplen ? snaplen : 262144;
     f->res = 6;
-    if (s->first_linktype == 0 && s->first_snaplen == 0) {
+    if (s->niface == 1 && s->first_linktype == 0) {
         s->first_linktype = linktype;
-        s->first_snaplen = f->snaplen;
+        s->first_snaplen = snaplen;   /* 0 in pcapng means no limit */
     }
     return compile_filter(s, f, err, errlen);
 }
@@ -227,8 +227,11 @@ static int read_section_header(rp_source *s, const uint8_t *first8, char *err, s
     return 0;
 }
 
-/* Reads pcapng blocks until a packet; unknown block types are skipped. */
-static int next_pcapng(rp_source *s, rp_source_packet *p, char *err, size_t errlen)
+/* Reads pcapng blocks until a packet; unknown block types are skipped.
+ * With stop_after_iface set, it returns RP_SOURCE_TIMEOUT after the first
+ * interface block instead, so the link type is known before any packet. */
+static int read_pcapng(rp_source *s, rp_source_packet *p, int stop_after_iface,
+                       char *err, size_t errlen)
 {
     for (;;) {
         uint8_t h[8];
@@ -269,7 +272,14 @@ static int next_pcapng(rp_source *s, rp_source_packet *p, char *err, size_t errl
             if (rc < 0)
                 return rc;
             parse_idb_options(s, &s->ifaces[s->niface - 1], b + 8, end);
+            if (stop_after_iface)
+                return RP_SOURCE_TIMEOUT;
             continue;
+        }
+        if (stop_after_iface && (type == PCAPNG_EPB || type == PCAPNG_PB || type == PCAPNG_SPB)) {
+            snprintf(err, errlen, "%s: damaged pcapng file: a packet block comes before any "
+                     "interface description block", s->path);
+            return RP_SOURCE_EREAD;
         }
 
         uint32_t ifid, caplen, wirelen;
@@ -319,6 +329,11 @@ static int next_pcapng(rp_source *s, rp_source_packet *p, char *err, size_t errl
         }
         return RP_SOURCE_PACKET;
     }
+}
+
+static int next_pcapng(rp_source *s, rp_source_packet *p, char *err, size_t errlen)
+{
+    return read_pcapng(s, p, 0, err, errlen);
 }
 
 /* ---- classic pcap through zlib (gzip-compressed files) ---- */
@@ -437,6 +452,16 @@ static int open_own(rp_source *s, char *err, size_t errlen)
     if (magic == PCAPNG_SHB) {
         s->pcapng = 1;
         int rc = read_section_header(s, h, err, errlen);
+        if (rc < 0)
+            return RP_SOURCE_EOPEN;
+        /* Read up to the first interface, so the link type and snap length
+         * are known when the trace header is written. */
+        rp_source_packet unused;
+        rc = read_pcapng(s, &unused, 1, err, errlen);
+        if (rc == RP_SOURCE_EOF) {
+            snprintf(err, errlen, "%s: the pcapng file describes no interface and holds no packet", s->path);
+            return RP_SOURCE_EOPEN;
+        }
         return rc < 0 ? RP_SOURCE_EOPEN : 0;
     }
     if (read_exact(s, h + 8, 16) != 1) {

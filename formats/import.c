@@ -103,7 +103,8 @@ rp_import_format rp_import_detect(const uint8_t *head, size_t n, const char **wh
         { 0xd4, 0xc3, 0xb2, 0xa1 }, { 0xa1, 0xb2, 0xc3, 0xd4 }, { 0x4d, 0x3c, 0xb2, 0xa1 },
         { 0xa1, 0xb2, 0x3c, 0x4d }, { 0x0a, 0x0d, 0x0d, 0x0a },
     };
-    *why = "neither JSON, a GoReplay payload header nor an access log line";
+    *why = "neither JSON, a GoReplay payload header nor an access log line; "
+           "if it is one of them, name the format with --format";
     if (n >= 8 && memcmp(head, RP_TRACE_MAGIC, 8) == 0) {
         *why = "already a reprise trace";
         return RP_IMPORT_AUTO;
@@ -165,8 +166,7 @@ int rp_import_file(const char *path, rp_import_format format, rp_import_format *
     if (rc == 0 && format == RP_IMPORT_AUTO) {
         format = detected;
         if (format == RP_IMPORT_AUTO)
-            rc = fail(err, errlen, RP_TRACE_EFORMAT, "cannot tell the format of %s: it is %s; "
-                      "name the format with --format", path, why);
+            rc = fail(err, errlen, RP_TRACE_EFORMAT, "cannot import %s: it is %s", path, why);
     }
     if (format_used != NULL)
         *format_used = format;

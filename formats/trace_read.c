@@ -483,7 +483,8 @@ static int load_block(rp_trace_reader *r, uint64_t pos, const struct index_entry
         return fail(err, errlen, RP_TRACE_ECORRUPT,
                     "%s is truncated: the block at byte %" PRIu64 " needs %" PRIu64
                     " bytes but the file ends after %" PRIu64 " (%u record%s lost; "
-                    "the writer was probably interrupted)", r->path, pos,
+                    "the writer was probably interrupted; 'reprise repair' keeps the "
+                    "rest and writes a new index)", r->path, pos,
                     (uint64_t)BLOCK_HDR_LEN + h.comp_size, r->data_end - pos, h.records,
                     h.records == 1 ? "" : "s");
     }
@@ -528,7 +529,8 @@ static int next_block_sequential(rp_trace_reader *r, char *err, size_t errlen)
         r->bad_blocks++;
         return fail(err, errlen, RP_TRACE_ECORRUPT,
                     "%s is truncated: it ends %" PRIu64 " bytes into the block header "
-                    "at byte %" PRIu64 " (the writer was probably interrupted)",
+                    "at byte %" PRIu64 " (the writer was probably interrupted; "
+                    "'reprise repair' keeps the rest and writes a new index)",
                     r->path, left, pos);
     }
 

@@ -35,7 +35,8 @@ static void usage(FILE *out)
         "(created with mode 0600).\n"
         "\n"
         "  -r, --read FILE          capture file to read\n"
-        "  -i, --interface NAME     capture live on NAME (needs root or CAP_NET_RAW)\n"
+        "  -i, --interface NAME     capture live on NAME (needs root, or CAP_NET_RAW\n"
+        "                           and CAP_NET_ADMIN)\n"
         "  -w, --write TRACE        trace file to create\n"
         "\n"
         "what to keep:\n"
@@ -265,7 +266,8 @@ static int parse_options(int argc, char **argv, cli *c)
     };
     int ch;
     char *end;
-    while ((ch = getopt_long(argc, argv, "+r:w:i:s:B:Z:qh", longopts, NULL)) != -1) {
+    opterr = 0;   /* unknown options get this verb's own message */
+    while ((ch = getopt_long(argc, argv, "+:r:w:i:s:B:Z:qh", longopts, NULL)) != -1) {
         switch (ch) {
         case 'r': c->input = optarg; break;
         case 'w': c->o.output = optarg; break;
@@ -326,7 +328,11 @@ static int parse_options(int argc, char **argv, cli *c)
             if (rp_redact_add_query(c->redact, optarg) < 0)
                 return RP_EXIT_FAIL;
             break;
-        default: usage(stderr); return RP_EXIT_USAGE;
+        default:
+            fprintf(stderr, "reprise capture: %s option '%s'; run 'reprise capture --help' "
+                    "for the list\n", ch == ':' ? "missing value for" : "unknown",
+                    argv[optind - 1]);
+            return RP_EXIT_USAGE;
         }
     }
     if ((c->input == NULL) == (c->live.interface == NULL)) {

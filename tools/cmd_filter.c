@@ -71,7 +71,8 @@ static int usage_error(const char *fmt, const char *a)
     return -1;
 }
 
-/* Parses "404", "5xx" or "400-499". */
+/* Parses "404", "5xx" or "400-499"; HTTP status codes run from 100 to
+ * 599, so anything outside is rejected as a typo. */
 static int parse_status(const char *s, struct status_range *r)
 {
     if (strcasecmp(s, "none") == 0) {
@@ -79,19 +80,19 @@ static int parse_status(const char *s, struct status_range *r)
         return 0;
     }
     int a, b, used = 0;
-    if (strlen(s) == 3 && s[0] >= '1' && s[0] <= '9' && (s[1] == 'x' || s[1] == 'X') &&
+    if (strlen(s) == 3 && s[0] >= '1' && s[0] <= '5' && (s[1] == 'x' || s[1] == 'X') &&
         (s[2] == 'x' || s[2] == 'X')) {
         r->lo = (s[0] - '0') * 100;
         r->hi = r->lo + 99;
         return 0;
     }
-    if (sscanf(s, "%d-%d%n", &a, &b, &used) == 2 && s[used] == '\0' && a >= 0 &&
-        b >= a && b <= 65535) {
+    if (sscanf(s, "%d-%d%n", &a, &b, &used) == 2 && s[used] == '\0' && a >= 100 &&
+        b >= a && b <= 599) {
         r->lo = a;
         r->hi = b;
         return 0;
     }
-    if (sscanf(s, "%d%n", &a, &used) == 1 && s[used] == '\0' && a >= 0 && a <= 65535) {
+    if (sscanf(s, "%d%n", &a, &used) == 1 && s[used] == '\0' && a >= 100 && a <= 599) {
         r->lo = r->hi = a;
         return 0;
     }
@@ -111,7 +112,7 @@ static int add_value(struct cond *c, enum kind k, const char *v)
             return -1;
         }
     } else if (k == K_STATUS && parse_status(v, &c->status[c->n]) != 0) {
-        return usage_error("invalid status '%s': expected 404, 5xx, 400-499 or none", v);
+        return usage_error("invalid status '%s': expected a code from 100 to 599 (404), a class (5xx), a range (400-499) or none", v);
     } else if (v[0] == '\0') {
         return usage_error("empty value%s", "");
     }

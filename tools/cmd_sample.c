@@ -159,5 +159,8 @@ int cmd_sample(int argc, char **argv)
     }
     fprintf(stderr, "reprise sample: kept %" PRIu64 " of %" PRIu64 " requests in %s\n", kept,
             read, o.output);
+    if (kept == 0 && read > 0)
+        fprintf(stderr, "reprise sample: note: connections are kept or left out whole, so a "
+                "trace with few connections may keep none; try a larger PERCENT\n");
     return RP_EXIT_OK;
 }

@@ -85,6 +85,10 @@ build_pcapng(read_pcap(original), mixed)
 same(records(mixed), base, "pcapng with two link types and resolutions: same requests and times")
 same(records(mixed, "tcp", "port", "80"), base, "pcapng with two link types: BPF filter per interface")
 
+rc, out, _ = rt.run(["inspect", os.path.join(work, "mixed.pcapng.rpz")])
+rt.check("link type    EN10MB (1)" in out, "pcapng: the first interface's link type is in the trace header: %r"
+         % [l for l in out.splitlines() if l.startswith("link type")])
+
 gz_pcap = os.path.join(work, "browse.pcap.gz")
 with open(original, "rb") as f, gzip.open(gz_pcap, "wb") as g:
     g.write(f.read())
