@@ -11,7 +11,7 @@ struct verb {
 };
 
 static const struct verb verbs[] = {
-    { "capture", cmd_capture, "read HTTP/1.x requests from a pcap or pcapng file into a trace" },
+    { "capture", cmd_capture, "read HTTP/1.x requests from a capture file or a live interface into a trace" },
     { "inspect", cmd_inspect, "show what a trace contains" },
     { "replay",  cmd_replay,  "send a trace's requests to a target at the captured pace" },
     { "export",  cmd_export,  "write a trace's requests as JSON Lines, HAR, curl, GoReplay or raw HTTP" },
@@ -30,7 +30,7 @@ static void usage(FILE *out)
 {
     fprintf(out, "usage: reprise VERB [options]\n\nverbs:\n");
     for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
-        fprintf(out, "  %-9s %s\n", verbs[i].name, verbs[i].summary);
+        fprintf(out, "  %-13s %s\n", verbs[i].name, verbs[i].summary);
     fprintf(out, "\n'reprise VERB --help' lists a verb's options.\n");
 }
 
