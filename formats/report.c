@@ -93,6 +93,14 @@ static json_t *setup_object(const rp_report_meta *m)
     json_object_set_new(o, "connections", json_string(m->conn_mode ? m->conn_mode : ""));
     json_object_set_new(o, "max_connections", json_integer((json_int_t)m->max_connections));
     json_object_set_new(o, "threads", json_integer((json_int_t)m->threads));
+    if (m->shard_count > 1) {
+        char shard[32];
+        snprintf(shard, sizeof shard, "%u/%u", (unsigned)m->shard_index + 1,
+                 (unsigned)m->shard_count);
+        json_object_set_new(o, "shard", json_string(shard));
+    } else {
+        json_object_set_new(o, "shard", json_null());
+    }
     json_object_set_new(o, "keep_host", json_boolean(m->keep_host));
     json_object_set_new(o, "headers_set", string_array(m->header_names, m->header_count));
     json_object_set_new(o, "headers_removed", string_array(m->removed_headers, m->removed_count));

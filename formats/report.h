@@ -35,6 +35,8 @@ typedef struct rp_report_meta {
     const char *conn_mode_used;    /* what the transport did */
     uint32_t max_connections;
     uint32_t threads;
+    uint32_t shard_index, shard_count;  /* --shard K/N as K-1 and N; count
+                                           0 or 1: the whole trace */
     int keep_host;
     const char *const *header_names;    /* set with --header; values left out */
     size_t header_count;

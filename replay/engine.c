@@ -253,6 +253,18 @@ static double seconds(struct timeval tv)
     return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
 }
 
+/* Sleeps until Unix time wall_ns (0: returns at once). The realtime clock
+ * is the one that machines running shards of one replay share. */
+static void wait_for_start(uint64_t wall_ns)
+{
+    if (wall_ns == 0)
+        return;
+    struct timespec at = { .tv_sec = (time_t)(wall_ns / 1000000000ull),
+                           .tv_nsec = (long)(wall_ns % 1000000000ull) };
+    while (clock_nanosleep(CLOCK_REALTIME, TIMER_ABSTIME, &at, NULL) == EINTR)
+        ;
+}
+
 /* Starts the workers, lets them all start from one time and runs the
  * engine's loop until they end. */
 static int run_workers(engine *e, rp_engine_result *res, char *err, size_t errlen)
@@ -274,12 +286,16 @@ static int run_workers(engine *e, rp_engine_result *res, char *err, size_t errle
         pthread_cond_wait(&e->sh.gate, &e->sh.gate_lock);
     pthread_mutex_unlock(&e->sh.gate_lock);
 
+    wait_for_start(e->cfg->start_wall_ns);
     struct rusage before, after;
     getrusage(RUSAGE_SELF, &before);
     struct timespec wall;
     clock_gettime(CLOCK_REALTIME, &wall);
     res->start_wall_ns = (uint64_t)wall.tv_sec * 1000000000ull + (uint64_t)wall.tv_nsec;
     e->sh.start_ns = uv_hrtime();
+    e->sh.start_wall_ns = res->start_wall_ns;
+    if (e->cfg->results != NULL)
+        rp_results_set_clock(e->cfg->results, e->sh.start_ns, res->start_wall_ns);
     if (e->cfg->stop_signal != 0)
         uv_signal_start(&e->signal, on_signal, e->cfg->stop_signal);
     if (e->cfg->progress != NULL)
@@ -318,6 +334,13 @@ static int merge(engine *e, rp_stats *stats, rp_engine_result *res, char *err, s
             snprintf(err, errlen, "%s", msg);
         }
         rp_stats_merge(stats, rp_worker_stats(w));
+        /* Out of memory here leaves the results incomplete, not the run
+         * failed: the warning says so. */
+        char merr[256];
+        if (e->cfg->results != NULL &&
+            rp_results_merge(e->cfg->results, rp_worker_results(w), merr, sizeof merr) != 0)
+            snprintf(res->warning, sizeof res->warning,
+                     "the results of thread %u are incomplete: %s", i, merr);
         if (i == 0 || res->transport[0] == '\0') {
             memcpy(res->transport, r->transport, sizeof res->transport);
             memcpy(res->transport_version, r->transport_version, sizeof res->transport_version);
@@ -439,7 +462,9 @@ static int dry_sched(engine *e, int (*row)(void *, const rp_dry_row *), void *ct
     const rp_engine_config *cfg = e->cfg;
     int timed = e->sh.plan->opts.pace != RP_PACE_MAX;
     rp_sched *s = NULL;
-    if (rp_sched_open(&s, cfg->trace_path, e->sh.plan, cfg->passes, 0, 1, err, errlen) != 0)
+    uint32_t shards = cfg->shard_count > 1 ? cfg->shard_count : 1;
+    if (rp_sched_open(&s, cfg->trace_path, e->sh.plan, cfg->passes,
+                      shards > 1 ? cfg->shard_index : 0, shards, err, errlen) != 0)
         return RP_ENGINE_ETRACE;
     int rc = 0;
     for (;;) {
@@ -516,6 +541,8 @@ void rp_engine_saturation(const rp_stats *s, uint64_t mean_gap_ns, rp_saturation
     out->threshold_us = 5 * out->mean_gap_us < 1000 ? 5 * out->mean_gap_us : 1000;
     if (out->threshold_us == 0)
         out->threshold_us = 1;
-    out->saturated = rp_hist_count(s->dispatch_lag) > 0 &&
+    /* Below 100 samples the p99 is the single worst send, which one
+     * scheduler hiccup decides: too few to call the generator saturated. */
+    out->saturated = rp_hist_count(s->dispatch_lag) >= 100 &&
                      out->dispatch_lag_p99_us > out->threshold_us;
 }

@@ -29,6 +29,7 @@
 #include <stdint.h>
 
 #include "replay/plan.h"
+#include "replay/results.h"
 #include "replay/rules.h"
 #include "replay/sched.h"
 #include "replay/stats.h"
@@ -78,6 +79,13 @@ typedef struct rp_engine_config {
     int http2, insecure;
     const char *cacert;
     uint32_t threads;            /* 0 or 1: one loop */
+    /* Shard shard_index of shard_count (0 or 1: the whole trace): the
+     * captured connections whose dense index modulo shard_count is
+     * shard_index, on the whole trace's schedule. Open and closed loop
+     * only, not users mode. */
+    uint32_t shard_index, shard_count;
+    uint64_t start_wall_ns;      /* Unix time (ns) to start sending at, once
+                                    set up; 0 or a past time: at once */
     rp_transport_new_fn transport_new;   /* overrides transport */
     int stop_signal;             /* a signal that ends the run early, e.g.
                                     SIGINT; 0 for none */
@@ -85,6 +93,10 @@ typedef struct rp_engine_config {
      * may be NULL. */
     void (*progress)(void *ctx, const rp_engine_progress *p);
     void *progress_ctx;
+    /* Receives every due request's outcome (each thread fills its own,
+     * merged in at the end) under the failure rules it was created with;
+     * NULL for none. It should be empty: its clock is set to the run's. */
+    rp_results *results;
 } rp_engine_config;
 
 typedef struct rp_engine_result {

@@ -246,6 +246,7 @@ int rp_request_build(rp_request *req, const rp_record *rec, const rp_rules *rule
         return -1;
 
     size_t need = rec->method_len + 1 + (size_t)path_len + 1 +               /* copies */
+                  rec->target_len + 1 +
                   rec->method_len + 1 + (size_t)path_len + 11 +              /* request line */
                   headers_bound(rec, rules) + 2 + rec->body_len + 1;
     if (grow(&req->storage, &req->storage_cap, need) != 0)
@@ -259,6 +260,11 @@ int rp_request_build(rp_request *req, const rp_record *rec, const rp_rules *rule
     memcpy(p, req->scratch, (size_t)path_len + 1);
     req->path = p;
     p += path_len + 1;
+    if (rec->target_len > 0)
+        memcpy(p, rec->target, rec->target_len);
+    p[rec->target_len] = '\0';
+    req->captured_target = p;
+    p += rec->target_len + 1;
 
     line_writer w = { .p = p };
     req->wire = p;
@@ -290,6 +296,7 @@ int rp_request_build(rp_request *req, const rp_record *rec, const rp_rules *rule
 
     req->conn_key = rec->conn_id;
     req->flags = rec->flags;
+    req->recorded_status = (rec->flags & RP_REC_HAS_RESPONSE) ? rec->resp_status : 0;
     req->http_major = rec->http_major;
     req->http_minor = rec->http_minor;
     req->last_on_conn = 0;

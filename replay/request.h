@@ -39,6 +39,11 @@ typedef struct rp_request {
 
     const char *method;      /* NUL-terminated */
     const char *path;        /* request-target as sent, NUL-terminated */
+    const char *captured_target;  /* request-target as captured, before
+                                 rewrites and the base path; NUL-terminated.
+                                 Results name endpoints by it, as they do
+                                 for requests that were never built. */
+    int recorded_status;     /* captured response status; 0 when none */
     const char *wire;        /* the whole request: line, headers, body */
     size_t wire_len;
     const char *headers;     /* the header lines inside wire, each ending in

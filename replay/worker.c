@@ -67,6 +67,7 @@ struct rp_worker {
     char errmsg[512];
 
     rp_stats stats;
+    rp_results *results;           /* NULL when the run collects none */
     rp_engine_result res;
     rp_worker_snapshot snap;
 };
@@ -116,6 +117,49 @@ static void arm(rp_worker *w, uint64_t due_ns)
     timerfd_settime(w->due_fd, TFD_TIMER_ABSTIME, &when, NULL);
 }
 
+/* ---- results ---- */
+
+/* Accounts for a due request that never reached the transport (kind
+ * RP_RES_NOT_SENT, _SKIPPED or _CLIENT), named by its captured target. */
+static void result_unsent(rp_worker *w, const rp_record *rec, uint64_t due, uint64_t now,
+                          int kind)
+{
+    if (w->results == NULL)
+        return;
+    rp_request_result rr = {
+        .due_ns = due, .done_ns = now,
+        .method = rec->method, .method_len = rec->method_len,
+        .target = rec->target, .target_len = rec->target_len,
+        .recorded_status = (rec->flags & RP_REC_HAS_RESPONSE) ? rec->resp_status : 0,
+        .kind = kind,
+    };
+    /* A length of 0 means NUL-terminated to rp_results_add. */
+    if (rr.method_len == 0)
+        rr.method = "";
+    if (rr.target_len == 0)
+        rr.target = "";
+    rp_results_add(w->results, &rr);
+}
+
+/* Accounts for a request the transport finished with. The transport's
+ * error kinds share their values with the first result kinds. */
+static void result_done(rp_worker *w, const rp_request *req, const rp_outcome *out)
+{
+    if (w->results == NULL)
+        return;
+    int kind = out->cancelled ? RP_RES_CANCELLED
+             : out->error >= RP_ERR_NONE && out->error <= RP_ERR_CLIENT ? out->error
+             : RP_RES_OTHER;
+    rp_request_result rr = {
+        .due_ns = req->due_ns, .send_ns = out->send_ns, .first_byte_ns = out->first_byte_ns,
+        .done_ns = out->done_ns,
+        .method = req->method, .target = req->captured_target,
+        .status = out->status, .recorded_status = req->recorded_status,
+        .kind = kind, .bytes_received = out->bytes_received,
+    };
+    rp_results_add(w->results, &rr);
+}
+
 /* ---- handing requests to the transport ---- */
 
 static void count_window(rp_worker *w, uint64_t now)
@@ -144,6 +188,7 @@ static int submit(rp_worker *w, const rp_record *rec, uint64_t due, uint64_t seq
     }
     if (rc != 0) {
         w->stats.submit_failed++;
+        result_unsent(w, rec, due, now, RP_RES_CLIENT);
         w->free_slots[w->free_count++] = req;
         return -1;
     }
@@ -213,6 +258,7 @@ static int sched_dispatch(rp_worker *w)
             if (w->sh->cfg->drop_over_limit && w->pace != RP_PACE_MAX) {
                 w->stats.due++;
                 w->stats.not_sent++;
+                result_unsent(w, it.rec, due, now, RP_RES_NOT_SENT);
                 w->last_event_ns = now;
                 rp_sched_advance(w->sched);
                 continue;
@@ -224,6 +270,7 @@ static int sched_dispatch(rp_worker *w)
         w->stats.due++;
         if (it.rec->flags & RP_REC_CONNECT) {
             w->stats.skipped_connect++;
+            result_unsent(w, it.rec, due, now, RP_RES_SKIPPED);
             w->last_event_ns = now;
             rp_sched_advance(w->sched);
             continue;
@@ -359,8 +406,10 @@ static int users_dispatch(rp_worker *w)
         uint64_t key = u->pass * w->sh->plan->connections + u->session;
         if ((rec->flags & RP_REC_CONNECT) ||
             submit(w, rec, u->due_ns, u->next_req, key, last, u, now, 0) != 0) {
-            if (rec->flags & RP_REC_CONNECT)
+            if (rec->flags & RP_REC_CONNECT) {
                 w->stats.skipped_connect++;
+                result_unsent(w, rec, u->due_ns, now, RP_RES_SKIPPED);
+            }
             w->last_event_ns = now;
             user_next(w, u, now);
             continue;
@@ -428,6 +477,7 @@ static void on_done(void *ctx, rp_request *req, const rp_outcome *out)
 {
     rp_worker *w = ctx;
     rp_stats_record(&w->stats, req, out);
+    result_done(w, req, out);
     w->free_slots[w->free_count++] = req;
     w->in_flight--;
     if (out->done_ns > w->last_event_ns)
@@ -459,6 +509,8 @@ static void count_left(rp_worker *w, uint64_t until)
             if (w->heap[i]->due_ns < until) {
                 w->stats.due++;
                 w->stats.left_at_stop++;
+                result_unsent(w, &w->sh->sessions->reqs[w->heap[i]->next_req].rec,
+                              w->heap[i]->due_ns, until, RP_RES_NOT_SENT);
             }
         }
         return;
@@ -468,6 +520,7 @@ static void count_left(rp_worker *w, uint64_t until)
            w->sh->start_ns + it.offset_ns < until) {
         w->stats.due++;
         w->stats.left_at_stop++;
+        result_unsent(w, it.rec, w->sh->start_ns + it.offset_ns, until, RP_RES_NOT_SENT);
         rp_sched_advance(w->sched);
     }
 }
@@ -626,8 +679,13 @@ static int setup(rp_worker *w)
         return RP_ENGINE_ESETUP;
     }
     if (!w->users_mode) {
-        int rc = rp_sched_open(&w->sched, cfg->trace_path, w->sh->plan, cfg->passes, w->index,
-                               w->sh->threads, w->errmsg, sizeof w->errmsg);
+        /* Connection d belongs to shard d % shards and, within it, to
+         * thread (d / shards) % threads: one modulus covers both. */
+        uint32_t shards = cfg->shard_count > 1 ? cfg->shard_count : 1;
+        uint32_t shard = shards > 1 ? cfg->shard_index : 0;
+        int rc = rp_sched_open(&w->sched, cfg->trace_path, w->sh->plan, cfg->passes,
+                               shard + shards * w->index, shards * w->sh->threads,
+                               w->errmsg, sizeof w->errmsg);
         if (rc != 0)
             return RP_ENGINE_ETRACE;
     }
@@ -658,6 +716,8 @@ static void *worker_main(void *arg)
 
     if (w->error == 0 && !atomic_load(&w->sh->abort_start)) {
         w->last_event_ns = w->sh->start_ns;
+        if (w->results != NULL)
+            rp_results_set_clock(w->results, w->sh->start_ns, w->sh->start_wall_ns);
         if (w->users_mode)
             start_users(w);
         if (w->sh->cfg->duration_ns != 0)
@@ -693,7 +753,10 @@ rp_worker *rp_worker_new(rp_shared *shared, uint32_t index)
     pthread_mutex_init(&w->snap.lock, NULL);
     if (rp_stats_init(&w->stats) != 0 ||
         (w->snap.recent = rp_hist_new(RP_HIST_HOUR_US, 2)) == NULL ||
+        (shared->cfg->results != NULL &&
+         (w->results = rp_results_new(rp_results_config_of(shared->cfg->results))) == NULL) ||
         uv_loop_init(&w->loop) != 0) {
+        rp_results_free(w->results);
         rp_stats_free(&w->stats);
         rp_hist_free(w->snap.recent);
         free(w);
@@ -729,6 +792,7 @@ void rp_worker_join(rp_worker *w)
 
 rp_worker_snapshot *rp_worker_snapshot_of(rp_worker *w) { return &w->snap; }
 rp_stats *rp_worker_stats(rp_worker *w) { return &w->stats; }
+rp_results *rp_worker_results(rp_worker *w) { return w->results; }
 const rp_engine_result *rp_worker_result(const rp_worker *w) { return &w->res; }
 
 int rp_worker_error(const rp_worker *w, const char **message)
@@ -759,6 +823,7 @@ void rp_worker_free(rp_worker *w)
     free(w->heap);
     rp_sched_close(w->sched);
     rp_stats_free(&w->stats);
+    rp_results_free(w->results);
     rp_hist_free(w->snap.recent);
     pthread_mutex_destroy(&w->stop_lock);
     pthread_mutex_destroy(&w->snap.lock);

@@ -25,6 +25,7 @@ typedef struct rp_shared {
     const rp_rules *rules;
     uint32_t threads;
     uint64_t start_ns;               /* set before the workers start sending */
+    uint64_t start_wall_ns;          /* Unix time (ns) at start_ns */
     atomic_int abort_start;          /* a worker failed to set up: none sends */
     pthread_mutex_t gate_lock;       /* guards ready and go */
     pthread_cond_t gate;             /* signalled when either changes */
@@ -63,6 +64,8 @@ void rp_worker_join(rp_worker *w);
 
 rp_worker_snapshot *rp_worker_snapshot_of(rp_worker *w);
 rp_stats *rp_worker_stats(rp_worker *w);
+/* The worker's results, NULL when the run collects none. */
+rp_results *rp_worker_results(rp_worker *w);
 const rp_engine_result *rp_worker_result(const rp_worker *w);
 
 /* The worker's setup or trace error: 0, or an RP_ENGINE_E* code with

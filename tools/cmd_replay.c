@@ -9,13 +9,18 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
 
+#include "formats/html_report.h"
 #include "formats/report.h"
+#include "formats/results_json.h"
+#include "formats/results_out.h"
 #include "replay/engine.h"
 #include "tools/cli.h"
+#include "tools/results_cli.h"
 
 #define SPEED_MIN 0.1
 #define SPEED_MAX 1000.0
@@ -63,6 +68,14 @@ typedef struct replay_opts {
     size_t rewrite_count;
     char *filters[MAX_LISTED];
     size_t filter_count;
+    /* Results: failure rules, thresholds and the files made from them. */
+    const char *ok_status, *fail_status;
+    int mismatch;              /* enum rp_mismatch_mode */
+    rp_results_config results_cfg;
+    rp_cli_thresholds thresholds;
+    const char *csv_prefix, *series_csv, *hlog, *html;
+    uint32_t shard_index, shard_count;   /* --shard K/N as K-1 and N */
+    uint64_t start_wall_ns;              /* --start-at; 0: at once */
 } replay_opts;
 
 static void usage(FILE *out)
@@ -86,7 +99,8 @@ static void usage(FILE *out)
         "\n"
         "Pacing (durations such as 500ms, 5s, 2m):\n"
         "  --speed X|max          captured pace times X, 0.1 to 1000 (default 1); max:\n"
-        "                         closed loop, the next request as soon as one completes\n"
+        "                         closed loop, up to --max-inflight requests in flight,\n"
+        "                         the next one sent as soon as one completes\n"
         "  --rate N               N requests/s on average, keeping the trace's order and\n"
         "                         relative burstiness\n"
         "  --uniform              with --rate: evenly spaced requests\n"
@@ -102,6 +116,13 @@ static void usage(FILE *out)
         "  --over-limit late|drop a request due at that limit waits and goes out late\n"
         "                         (default), or is dropped and counted as not sent\n"
         "  --threads N            event loops, one per thread (default 1)\n"
+        "  --shard K/N            replay only the K-th of N parts of the trace, split by\n"
+        "                         captured connection, on the whole trace's schedule;\n"
+        "                         run K = 1..N at once and merge their reports with\n"
+        "                         reprise merge-reports (docs/shards.md)\n"
+        "  --start-at TIME        start sending at TIME, RFC 3339 (2026-01-31T12:00:00Z)\n"
+        "                         or Unix seconds, so shards on several machines start\n"
+        "                         together; at most 24 hours ahead\n"
         "\n"
         "Connections:\n"
         "  --connections preserve|pool:N|new\n"
@@ -121,14 +142,38 @@ static void usage(FILE *out)
         "  --include-path REGEX, --exclude-path REGEX\n"
         "                         keep or leave out request-targets (repeatable)\n"
         "\n"
+        "Failures and thresholds (docs/report-results.md, docs/thresholds.md):\n"
+        "  --fail-status LIST     statuses that count as failures besides 500-599,\n"
+        "                         e.g. 429 or 4xx (connection errors, timeouts and\n"
+        "                         resets are failures too)\n"
+        "  --ok-status LIST       statuses that do not count as failures, e.g. 503\n"
+        "  --status-mismatch off|count|fail\n"
+        "                         compare each status with the recorded one: off\n"
+        "                         (default), count the mismatches, or count them as\n"
+        "                         failures\n"
+        "  --fail-if EXPR         a threshold, e.g. 'p95 > 250ms', 'error_rate > 1%%',\n"
+        "                         'endpoint /api/search p99 > 1s', or k6's 'p(95)<250';\n"
+        "                         the run completes, and the exit status is 3 when a\n"
+        "                         threshold fails (repeatable)\n"
+        "\n"
         "Output:\n"
-        "  --report FILE          also write the results as JSON to FILE\n"
+        "  --report FILE          also write the results as JSON to FILE, histograms\n"
+        "                         included (reprise report, compare and merge-reports\n"
+        "                         read it)\n"
+        "  --html FILE            a self-contained HTML report\n"
+        "  --csv PREFIX           Locust's CSV layout: PREFIX_stats.csv,\n"
+        "                         PREFIX_stats_history.csv, PREFIX_failures.csv\n"
+        "  --series-csv FILE      the per-second series as CSV\n"
+        "  --hlog FILE            response time per second as an HdrHistogram interval\n"
+        "                         log (format 1.3)\n"
         "  --dry-run              print what would be sent, send nothing\n"
         "\n"
         "Exit status: 0 when the run completed (request errors are results),\n"
-        "1 when the trace or report could not be read or written, 2 for a\n"
-        "usage error, 130 when interrupted by SIGINT (the summary and report\n"
-        "still cover what was done).\n",
+        "1 when the trace could not be read or an output file could not be\n"
+        "written, 2 for a usage error, 3 when the run completed and a --fail-if\n"
+        "threshold failed, 130 when interrupted by SIGINT (the summary and\n"
+        "report still cover what was done; thresholds are shown but do not set\n"
+        "the exit status).\n",
         DEFAULT_MAX_INFLIGHT, DEFAULT_MAX_CONNECTIONS);
 }
 
@@ -170,7 +215,8 @@ enum {
     OPT_MAX_CONNECTIONS, OPT_KEEP_HOST, OPT_HEADER, OPT_REMOVE_HEADER, OPT_REWRITE_PATH,
     OPT_INCLUDE_METHOD, OPT_EXCLUDE_METHOD, OPT_INCLUDE_PATH, OPT_EXCLUDE_PATH, OPT_TRANSPORT,
     OPT_HTTP2, OPT_INSECURE, OPT_CACERT, OPT_TIMEOUT, OPT_CONNECT_TIMEOUT, OPT_REPORT,
-    OPT_DRY_RUN, OPT_HELP
+    OPT_DRY_RUN, OPT_OK_STATUS, OPT_FAIL_STATUS, OPT_STATUS_MISMATCH, OPT_FAIL_IF, OPT_CSV,
+    OPT_SERIES_CSV, OPT_HLOG, OPT_HTML, OPT_SHARD, OPT_START_AT, OPT_HELP
 };
 
 static const struct option long_opts[] = {
@@ -204,6 +250,16 @@ static const struct option long_opts[] = {
     { "connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT },
     { "report", required_argument, NULL, OPT_REPORT },
     { "dry-run", no_argument, NULL, OPT_DRY_RUN },
+    { "ok-status", required_argument, NULL, OPT_OK_STATUS },
+    { "fail-status", required_argument, NULL, OPT_FAIL_STATUS },
+    { "status-mismatch", required_argument, NULL, OPT_STATUS_MISMATCH },
+    { "fail-if", required_argument, NULL, OPT_FAIL_IF },
+    { "csv", required_argument, NULL, OPT_CSV },
+    { "series-csv", required_argument, NULL, OPT_SERIES_CSV },
+    { "hlog", required_argument, NULL, OPT_HLOG },
+    { "html", required_argument, NULL, OPT_HTML },
+    { "shard", required_argument, NULL, OPT_SHARD },
+    { "start-at", required_argument, NULL, OPT_START_AT },
     { "help", no_argument, NULL, OPT_HELP },
     { NULL, 0, NULL, 0 }
 };
@@ -419,10 +475,128 @@ static int apply_target(replay_opts *o, int opt, const char *arg)
     }
 }
 
+static int parse_shard(replay_opts *o, const char *arg)
+{
+    unsigned k, n;
+    char extra;
+    if (sscanf(arg, "%u/%u%c", &k, &n, &extra) != 2 || n < 1 || n > THREADS_LIMIT ||
+        k < 1 || k > n)
+        return bad_value("--shard", arg, "expected K/N with 1 <= K <= N <= 256, e.g. 2/4");
+    o->shard_index = k - 1;
+    o->shard_count = n;
+    return 0;
+}
+
+/* Parses an RFC 3339 time (2026-01-31T12:00:00Z, fractional seconds and
+ * a +HH:MM offset allowed, 't' or ' ' for 'T') or Unix seconds into Unix
+ * nanoseconds. Returns 0 or -1. */
+static int parse_time(const char *arg, uint64_t *out)
+{
+    char *end;
+    double secs = strtod(arg, &end);
+    if (end != arg && *end == '\0' && strchr(arg, '-') == NULL) {
+        if (!(secs > 0 && secs < 1e11))
+            return -1;
+        *out = (uint64_t)(secs * 1e9);
+        return 0;
+    }
+    struct tm tm = { 0 };
+    int used = 0;
+    char sep;
+    if (sscanf(arg, "%4d-%2d-%2d%c%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &sep,
+               &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &used) != 7 ||
+        (sep != 'T' && sep != 't' && sep != ' ') || used < 19)
+        return -1;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    const char *p = arg + used;
+    uint64_t frac_ns = 0;
+    if (*p == '.') {
+        uint64_t scale = 100000000u;
+        for (p++; *p >= '0' && *p <= '9'; p++, scale /= 10)
+            frac_ns += (uint64_t)(*p - '0') * scale;
+    }
+    long offset_s = 0;
+    if (*p == 'Z' || *p == 'z') {
+        p++;
+    } else if (*p == '+' || *p == '-') {
+        int hh, mm, n = 0;
+        if (sscanf(p + 1, "%2d:%2d%n", &hh, &mm, &n) != 2 || n != 5)
+            return -1;
+        offset_s = (*p == '-' ? -1 : 1) * (hh * 3600L + mm * 60L);
+        p += 6;
+    } else {
+        return -1;
+    }
+    time_t t = timegm(&tm);
+    if (*p != '\0' || t == (time_t)-1 || t - offset_s <= 0)
+        return -1;
+    *out = (uint64_t)(t - offset_s) * 1000000000ull + frac_ns;
+    return 0;
+}
+
+static int parse_start_at(replay_opts *o, const char *arg)
+{
+    if (parse_time(arg, &o->start_wall_ns) != 0)
+        return bad_value("--start-at", arg, "expected an RFC 3339 time such as "
+                         "2026-01-31T12:00:00Z or 2026-01-31T13:00:00.5+01:00, or Unix "
+                         "seconds such as 1769860800");
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    if (o->start_wall_ns > (uint64_t)now.tv_sec * 1000000000ull + 86400000000000ull)
+        return bad_value("--start-at", arg, "more than 24 hours ahead; check the date and "
+                         "the time zone");
+    return 0;
+}
+
+static int apply_results(replay_opts *o, int opt, const char *arg)
+{
+    switch (opt) {
+    case OPT_OK_STATUS:
+        o->ok_status = arg;
+        return 0;
+    case OPT_FAIL_STATUS:
+        o->fail_status = arg;
+        return 0;
+    case OPT_STATUS_MISMATCH:
+        if (strcmp(arg, "off") == 0)
+            o->mismatch = RP_MISMATCH_OFF;
+        else if (strcmp(arg, "count") == 0)
+            o->mismatch = RP_MISMATCH_COUNT;
+        else if (strcmp(arg, "fail") == 0)
+            o->mismatch = RP_MISMATCH_FAIL;
+        else
+            return bad_value("--status-mismatch", arg, "expected off, count or fail");
+        return 0;
+    case OPT_FAIL_IF:
+        return rp_cli_thresholds_add(&o->thresholds, "replay", arg);
+    case OPT_CSV:
+        o->csv_prefix = arg;
+        return 0;
+    case OPT_SERIES_CSV:
+        o->series_csv = arg;
+        return 0;
+    case OPT_HLOG:
+        o->hlog = arg;
+        return 0;
+    case OPT_HTML:
+        o->html = arg;
+        return 0;
+    case OPT_SHARD:
+        return parse_shard(o, arg);
+    case OPT_START_AT:
+        return parse_start_at(o, arg);
+    default:
+        return -1;
+    }
+}
+
 /* Applies one option. Returns 0, or an exit code. */
 static int apply_option(replay_opts *o, int opt, const char *arg)
 {
-    int rc = apply_pacing(o, opt, arg);
+    int rc = apply_results(o, opt, arg);
+    if (rc < 0)
+        rc = apply_pacing(o, opt, arg);
     if (rc < 0)
         rc = apply_load(o, opt, arg);
     if (rc < 0)
@@ -441,6 +615,9 @@ static int check_combinations(replay_opts *o)
         return usage_error("--uniform spaces requests evenly at a --rate: add --rate N");
     if (o->users > 0 && o->rate_given)
         return usage_error("--users is a closed loop and --rate an open one: give one of them");
+    if (o->users > 0 && o->shard_count > 1)
+        return usage_error("--shard splits the open- or closed-loop schedule, not --users: "
+                           "give one of them");
     if (o->users > 0 && o->drop)
         return usage_error("--over-limit drop applies to the open loop, not to --users");
     int https = strcmp(o->target.scheme, "https") == 0;
@@ -485,6 +662,11 @@ static int parse_args(int argc, char **argv, replay_opts *o)
     o->trace = argv[optind];
     if (o->target_url == NULL)
         return usage_error("missing --target; add e.g. --target http://127.0.0.1:8080");
+    char err[512];
+    o->results_cfg.mismatch = o->mismatch;
+    if (rp_results_config_apply_status(&o->results_cfg, o->fail_status, o->ok_status, err,
+                                       sizeof err) != 0)
+        return usage_error(err);
     int rc = check_combinations(o);
     return rc != 0 ? rc : -1;
 }
@@ -502,10 +684,12 @@ static void init_opts(replay_opts *o)
     o->connect_timeout_ns = 5000000000ull;
     o->threads = 1;
     rp_rules_init(&o->rules);
+    rp_results_config_init(&o->results_cfg);
 }
 
 static void free_opts(replay_opts *o)
 {
+    rp_cli_thresholds_free(&o->thresholds);
     rp_rules_free(&o->rules);
     for (size_t i = 0; i < o->filter_count; i++)
         free(o->filters[i]);
@@ -626,6 +810,9 @@ static void fill_engine_config(const replay_opts *o, const rp_plan *plan, rp_eng
         .insecure = o->insecure,
         .cacert = o->cacert,
         .threads = o->threads,
+        .shard_index = o->shard_index,
+        .shard_count = o->shard_count,
+        .start_wall_ns = o->start_wall_ns,
         .stop_signal = SIGINT,
     };
 }
@@ -882,8 +1069,10 @@ static void on_progress(void *ctx, const rp_engine_progress *p)
 
 /* ---- report ---- */
 
-static int write_report(const replay_opts *o, const rp_plan *p, const rp_stats *s,
-                        const rp_engine_result *r, const rp_saturation *sat)
+/* Builds the run report (the core keys) as a new JSON object, or returns
+ * NULL when out of memory. */
+static json_t *build_report(const replay_opts *o, const rp_plan *p, const rp_stats *s,
+                            const rp_engine_result *r, const rp_saturation *sat)
 {
     int pace = pace_of(o);
     static const char *const pace_names[] = { "speed", "rate", "uniform", "max" };
@@ -910,6 +1099,8 @@ static int write_report(const replay_opts *o, const rp_plan *p, const rp_stats *
         .conn_mode_used = conn_mode_name(r->conn_mode_used),
         .max_connections = o->max_connections,
         .threads = r->threads,
+        .shard_index = o->shard_index,
+        .shard_count = o->shard_count,
         .keep_host = o->rules.keep_host,
         .header_names = NULL,
         .removed_headers = o->headers_removed,
@@ -954,18 +1145,50 @@ static int write_report(const replay_opts *o, const rp_plan *p, const rp_stats *
     }
     m.header_names = names;
     m.header_count = o->headers_set_count;
-
-    char err[512];
-    if (rp_report_write(o->report, s, &m, err, sizeof err) != 0) {
-        fprintf(stderr, "reprise replay: %s; check the path and its directory's permissions\n", err);
-        return -1;
-    }
-    return 0;
+    return rp_report_build(s, &m);
 }
 
-/* Checks before the run that the report can be created, so that a long
- * run does not end without its report. */
-static int check_report_path(const char *path)
+/* Writes the report and the files made from the results. Returns 0, or -1
+ * after printing which file failed. */
+static int write_outputs(const replay_opts *o, const rp_plan *p, const rp_stats *s,
+                         const rp_engine_result *r, const rp_saturation *sat,
+                         rp_results *results)
+{
+    char err[1024] = "";
+    int rc = 0;
+    json_t *report = NULL;
+    if (o->report != NULL || o->html != NULL) {
+        report = build_report(o, p, s, r, sat);
+        if (report == NULL) {
+            snprintf(err, sizeof err, "out of memory building the run report");
+            rc = -1;
+        }
+        if (rc == 0)
+            rc = rp_results_to_json(results, report, err, sizeof err);
+    }
+    if (rc == 0 && o->report != NULL)
+        rc = rp_results_save_report(o->report, report, err, sizeof err);
+    if (rc == 0 && o->csv_prefix != NULL)
+        rc = rp_results_write_locust_csv(results, o->csv_prefix, err, sizeof err);
+    if (rc == 0 && o->series_csv != NULL)
+        rc = rp_results_write_series_csv(results, o->series_csv, err, sizeof err);
+    if (rc == 0 && o->hlog != NULL)
+        rc = rp_results_write_hlog(results, o->hlog, err, sizeof err);
+    if (rc == 0 && o->html != NULL)
+        rc = rp_html_report_write(o->html, results, report,
+                                  (const char *const *)o->thresholds.lines,
+                                  o->thresholds.lines ? o->thresholds.count : 0,
+                                  RP_RESULTS_DEFAULT_TOP, err, sizeof err);
+    json_decref(report);
+    if (rc != 0)
+        fprintf(stderr, "reprise replay: %s; check the path and its directory's permissions\n",
+                err);
+    return rc;
+}
+
+/* Checks before the run that an output file (what names it) can be
+ * created, so that a long run does not end without it. */
+static int check_output_path(const char *what, const char *path)
 {
     char dir[4096];
     snprintf(dir, sizeof dir, "%s", path);
@@ -977,14 +1200,39 @@ static int check_report_path(const char *path)
     else
         *slash = '\0';
     if (access(dir, W_OK) != 0) {
-        fprintf(stderr, "reprise replay: cannot write report %s: directory %s is missing "
-                "or not writable\n", path, dir);
+        fprintf(stderr, "reprise replay: cannot write %s %s: directory %s is missing "
+                "or not writable\n", what, path, dir);
         return -1;
     }
     return 0;
 }
 
+/* Checks every output file's directory before the run. Returns 0 or -1. */
+static int check_outputs(const replay_opts *o)
+{
+    const char *whats[] = { "report", "--html file", "--csv files", "--series-csv file",
+                            "--hlog file" };
+    const char *paths[] = { o->report, o->html, o->csv_prefix, o->series_csv, o->hlog };
+    for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++)
+        if (paths[i] != NULL && check_output_path(whats[i], paths[i]) != 0)
+            return -1;
+    return 0;
+}
+
 /* ---- the run ---- */
+
+/* A shard that starts after the others leaves its requests late against
+ * the shared schedule: say so before it runs. */
+static void warn_late_start(const replay_opts *o)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    uint64_t now_ns = (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec;
+    if (o->start_wall_ns != 0 && now_ns > o->start_wall_ns + 1000000000ull)
+        fprintf(stderr, "reprise replay: warning: --start-at was %.1fs ago, starting now; "
+                "shards started together need a start time far enough ahead for each "
+                "to load its trace\n", (double)(now_ns - o->start_wall_ns) / 1e9);
+}
 
 static int run(replay_opts *o, const rp_plan *plan)
 {
@@ -999,9 +1247,17 @@ static int run(replay_opts *o, const rp_plan *plan)
         fprintf(stderr, "reprise replay: out of memory\n");
         return RP_EXIT_FAIL;
     }
+    rp_results *results = rp_results_new(&o->results_cfg);
+    if (results == NULL) {
+        fprintf(stderr, "reprise replay: out of memory\n");
+        rp_stats_free(&stats);
+        return RP_EXIT_FAIL;
+    }
     rp_engine_config cfg;
     fill_engine_config(o, plan, &cfg);
     cfg.progress = rp_cli_is_tty() ? on_progress : NULL;
+    cfg.results = results;
+    warn_late_start(o);
 
     rp_engine_result res;
     char err[512];
@@ -1011,6 +1267,7 @@ static int run(replay_opts *o, const rp_plan *plan)
     if (rc == RP_ENGINE_ETRACE || rc == RP_ENGINE_ESETUP) {
         fprintf(stderr, "reprise replay: %s\n", err);
         rp_stats_free(&stats);
+        rp_results_free(results);
         return RP_EXIT_FAIL;
     }
 
@@ -1020,16 +1277,32 @@ static int run(replay_opts *o, const rp_plan *plan)
     int paced = o->users == 0 && pace_of(o) != RP_PACE_MAX;
     rp_engine_saturation(&stats, paced ? rp_plan_mean_gap_ns(plan) : 0, &sat);
     print_summary(o, plan, &stats, &res);
+    if (rp_results_finish(results) != 0)
+        fprintf(stderr, "reprise replay: warning: memory ran out while collecting results: "
+                "some per-second or per-endpoint figures are incomplete\n");
+    rp_results_print_failures(results, stdout);
+    rp_results_print_endpoints(results, stdout, RP_RESULTS_DEFAULT_TOP);
+    int failed = rp_cli_thresholds_check(&o->thresholds, results, stdout);
     fflush(stdout);
     print_warnings(o, &stats, &sat);
-    int exit_code = res.interrupted ? 130 : RP_EXIT_OK;
-    if (rc == RP_ENGINE_EREAD) {
+
+    int exit_code = RP_EXIT_OK;
+    if (rc == RP_ENGINE_EREAD)
         fprintf(stderr, "reprise replay: the run stopped early: %s\n", err);
+    if (res.interrupted) {
+        exit_code = 130;
+    } else if (rc == RP_ENGINE_EREAD) {
         exit_code = RP_EXIT_FAIL;
+    } else if (failed < 0) {
+        fprintf(stderr, "reprise replay: out of memory judging the thresholds\n");
+        exit_code = RP_EXIT_FAIL;
+    } else if (failed > 0) {
+        exit_code = RP_EXIT_THRESHOLD;
     }
-    if (o->report != NULL && write_report(o, plan, &stats, &res, &sat) != 0)
+    if (write_outputs(o, plan, &stats, &res, &sat, results) != 0 && exit_code != 130)
         exit_code = RP_EXIT_FAIL;
     rp_stats_free(&stats);
+    rp_results_free(results);
     return exit_code;
 }
 
@@ -1042,7 +1315,7 @@ int cmd_replay(int argc, char **argv)
         free_opts(&o);
         return rc;
     }
-    if (o.report != NULL && check_report_path(o.report) != 0) {
+    if (check_outputs(&o) != 0) {
         free_opts(&o);
         return RP_EXIT_FAIL;
     }
