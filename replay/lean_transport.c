@@ -667,7 +667,7 @@ static void lt_close(rp_transport *base)
 
 static void lt_version(rp_transport *base, char *buf, size_t len)
 {
-    snprintf(buf, len, "lean (libuv/%s llhttp/%d.%d.%d)", uv_version_string(),
+    snprintf(buf, len, "libuv/%s llhttp/%d.%d.%d", uv_version_string(),
              LLHTTP_VERSION_MAJOR, LLHTTP_VERSION_MINOR, LLHTTP_VERSION_PATCH);
 }
 

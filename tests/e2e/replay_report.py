@@ -84,7 +84,7 @@ def check_keys(data, sent):
     rt.check_eq(setup["threads"], 1, "setup.threads")
     rt.check_eq(data["transport"], "lean", "transport")
     rt.check(data["libcurl_version"].count(".") == 2, "libcurl_version")
-    rt.check(data["transport_version"].startswith("lean (libuv/"),
+    rt.check(data["transport_version"].startswith("libuv/"),
              "transport_version: %r" % data["transport_version"])
     rt.check(data["reprise_version"].startswith("reprise "), "reprise_version")
     rt.check(data["start_time"].endswith("Z"), "start_time is UTC")
