@@ -28,6 +28,7 @@ int cmd_repair(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 int cmd_merge_reports(int argc, char **argv);
+int cmd_ramp(int argc, char **argv);
 
 /* Parses a duration such as "250ms", "5s", "2m", "1h", "1500us" or "0" into
  * nanoseconds. A bare number means seconds. Returns 0, or -1 when text is

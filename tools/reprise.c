@@ -24,6 +24,7 @@ static const struct verb verbs[] = {
     { "report",  cmd_report,  "show a run report, check thresholds, write HTML, CSV or HdrHistogram logs" },
     { "compare", cmd_compare, "compare two run reports and flag regressions" },
     { "merge-reports", cmd_merge_reports, "merge run reports (shards) with exact histograms" },
+    { "ramp",    cmd_ramp,    "step the pace up to find the target's capacity and knee" },
 };
 
 static void usage(FILE *out)

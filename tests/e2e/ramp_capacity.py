@@ -1,0 +1,133 @@
+"""reprise ramp against a target of known capacity.
+
+reprise-target with --workers 2 --delay 10 serves at most 2 * 1000 / 10 =
+200 requests/s. The ramp steps the rate by 25 requests/s from 100, so the
+highest stable step is 175 or 200 requests/s, depending on where the
+queue starts to grow. The found capacity (capacity.stable_rate, the
+achieved rate of that step) must be within 15% of 200 requests/s, that
+is 170 to 230. The knee must be marked by latency (no queue limit) or by
+errors (--queue-limit 4 makes the target respond 503 once the queue is
+full, and --knee-factor 5 keeps latency from marking it first), never by
+the generator. Each step holds 2 s, so each of the two ramps takes about
+15 s.
+"""
+
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "lib"))
+import rptest as rt  # noqa: E402
+
+CAPACITY = 200.0
+TOLERANCE = 0.15
+STEPS = ["--start-rate", "100", "--step-rate", "25", "--max-rate", "300",
+         "--hold", "2s", "--warmup", "25%"]
+
+
+def make_trace(directory):
+    """3000 GETs 10 ms apart on 50 connections, imported from JSON Lines."""
+    jsonl = os.path.join(directory, "requests.jsonl")
+    t0 = 1700000000000000000
+    with open(jsonl, "w") as f:
+        for i in range(3000):
+            f.write(json.dumps({"ts_ns": t0 + i * 10000000, "conn_id": i % 50,
+                                "method": "GET", "target": "/item/%d" % i,
+                                "version": "1.1",
+                                "headers": [["Host", "example.test"]]}) + "\n")
+    trace = os.path.join(directory, "trace.rpz")
+    rc, out, err = rt.run(["import", jsonl, "-o", trace])
+    rt.check_eq(rc, 0, "import exit code (stderr %r)" % err.strip())
+    return trace
+
+
+def check_report(report, expected_signal, label):
+    cap = report.get("capacity", {})
+    for key in ("stable_rate", "connections", "knee", "limited_by"):
+        rt.check(key in cap, "%s: capacity.%s in the report" % (label, key))
+    knee = cap.get("knee") or {}
+    steps = report.get("steps", [])
+    rows = ["step %s: %.0f/s p95 %.2f ms errors %.2f%% lag p99 %s us%s" % (
+        s.get("step"), s.get("asked_rate", 0), s.get("p95_ms", 0),
+        100 * s.get("error_rate", 0), s.get("dispatch_lag_p99_us"),
+        " saturated" if s.get("generator_saturated") else "") for s in steps]
+    rt.check_eq(knee.get("signal"), expected_signal,
+                "%s: knee signal (%s)" % (label, "; ".join(rows)))
+    rt.check_eq(cap.get("limited_by"), "target", "%s: capacity.limited_by" % label)
+
+    stable = cap.get("stable_rate")
+    rt.check(isinstance(stable, (int, float)), "%s: stable_rate is a number" % label)
+    if isinstance(stable, (int, float)):
+        rt.check_between(stable, CAPACITY * (1 - TOLERANCE),
+                         CAPACITY * (1 + TOLERANCE),
+                         "%s: stable_rate (requests/s) against the known 200" % label)
+
+    rt.check(len(steps) >= 2, "%s: at least two steps ran" % label)
+    for s in steps:
+        for key in ("asked_rate", "achieved_rate", "p50_ms", "p95_ms", "p99_ms",
+                    "error_rate", "generator_saturated", "connections"):
+            rt.check(key in s, "%s: step %s has %s" % (label, s.get("step"), key))
+    if steps:
+        rt.check_eq(steps[-1].get("step"), knee.get("step"),
+                    "%s: the ramp stopped at the knee" % label)
+
+    rec = report.get("recovery", {})
+    rt.check_eq(rec.get("ran"), True, "%s: the recovery step ran" % label)
+    rt.check("recovered_after_s" in rec and "leak_suspected" in rec,
+             "%s: recovery has recovered_after_s and leak_suspected" % label)
+
+
+def ramp(trace, directory, name, *target_args, ramp_args=()):
+    report_path = os.path.join(directory, name + ".json")
+    with rt.Target("--workers", "2", "--delay", "10", *target_args,
+                   log=False) as target:
+        rc, out, err = rt.run(["ramp", trace, "--target", target.url, *STEPS,
+                               *ramp_args, "--report", report_path], timeout=90)
+    rt.check_eq(rc, 0, "%s: ramp exit code (stderr %r)" % (name, err.strip()))
+    rt.check("capacity:" in out and "knee:" in out and "recovery:" in out,
+             "%s: the terminal summary names capacity, knee and recovery" % name)
+    print(out)
+    if rc != 0 or not os.path.exists(report_path):
+        return None
+    with open(report_path) as f:
+        return json.load(f)
+
+
+def bad_options(trace):
+    cases = [
+        (["--bogus"], "--bogus"),
+        (["--start-rate", "100", "--step-rate", "25", "--max-rate", "300",
+          "--warmup", "120%"], "--warmup"),
+        (["--start-rate", "100", "--step-rate", "0", "--max-rate", "300"],
+         "--step-rate"),
+        (["--start", "1x", "--step", "1x"], "--max"),
+    ]
+    for args, named in cases:
+        rc, out, err = rt.run(["ramp", trace, "--target", "http://127.0.0.1:9",
+                               *args])
+        rt.check_eq(rc, 2, "ramp %s exit code" % " ".join(args))
+        rt.check(named in err, "ramp %s message names %s (stderr %r)"
+                 % (" ".join(args), named, err.strip()))
+
+
+def main():
+    directory = rt.temp_dir()
+    trace = make_trace(directory)
+    bad_options(trace)
+
+    report = ramp(trace, directory, "latency")
+    if report is not None:
+        check_report(report, "latency", "latency")
+
+    # With 4 requests queued at most, a response takes at most about
+    # (4 / 2 + 1) * 10 = 30 ms, 3 times the first step's p95, so a knee
+    # factor of 5 leaves the knee to the 503 responses.
+    report = ramp(trace, directory, "errors", "--queue-limit", "4",
+                  ramp_args=["--knee-factor", "5"])
+    if report is not None:
+        check_report(report, "errors", "errors")
+    rt.finish()
+
+
+main()
