@@ -28,26 +28,10 @@ typedef struct layout {
 
 static int layout_init(layout *l, uint64_t highest, int sig_figs)
 {
-    if (sig_figs < 1 || sig_figs > 5 || highest < 2)
+    int sub_magnitude, buckets;
+    if (rp_hist_layout(highest, sig_figs, &sub_magnitude, &buckets) < 0)
         return -1;
-    uint64_t single_unit_max = 2;
-    for (int i = 0; i < sig_figs; i++)
-        single_unit_max *= 10;
-    int sub_magnitude = 0;
-    while (((uint64_t)1 << sub_magnitude) < single_unit_max)
-        sub_magnitude++;
     uint64_t sub_count = (uint64_t)1 << sub_magnitude;
-
-    int buckets = 1;
-    uint64_t untrackable = sub_count;
-    while (untrackable <= highest) {
-        if (untrackable > (UINT64_MAX >> 2)) {
-            buckets++;
-            break;
-        }
-        untrackable <<= 1;
-        buckets++;
-    }
 
     l->highest = highest;
     l->sig_figs = sig_figs;

@@ -52,18 +52,18 @@ static void slot_range(const rp_hist *h, size_t i, uint64_t *low, uint64_t *widt
     *width = (uint64_t)1 << b;
 }
 
-rp_hist *rp_hist_new(uint64_t highest, int sig_figs)
+int rp_hist_layout(uint64_t highest, int sig_figs, int *sub_magnitude, int *bucket_count)
 {
     if (sig_figs < 1 || sig_figs > 5 || highest < 2)
-        return NULL;
+        return -1;
 
     uint64_t single_unit_max = 2;
     for (int i = 0; i < sig_figs; i++)
         single_unit_max *= 10;
-    int sub_magnitude = 0;
-    while (((uint64_t)1 << sub_magnitude) < single_unit_max)
-        sub_magnitude++;
-    uint64_t sub_count = (uint64_t)1 << sub_magnitude;
+    int magnitude = 0;
+    while (((uint64_t)1 << magnitude) < single_unit_max)
+        magnitude++;
+    uint64_t sub_count = (uint64_t)1 << magnitude;
 
     /* Buckets double the covered range until it exceeds highest. */
     int buckets = 1;
@@ -76,6 +76,17 @@ rp_hist *rp_hist_new(uint64_t highest, int sig_figs)
         untrackable <<= 1;
         buckets++;
     }
+    *sub_magnitude = magnitude;
+    *bucket_count = buckets;
+    return 0;
+}
+
+rp_hist *rp_hist_new(uint64_t highest, int sig_figs)
+{
+    int sub_magnitude, buckets;
+    if (rp_hist_layout(highest, sig_figs, &sub_magnitude, &buckets) < 0)
+        return NULL;
+    uint64_t sub_count = (uint64_t)1 << sub_magnitude;
 
     size_t len = (size_t)(buckets + 1) * (sub_count / 2);
     rp_hist *h = calloc(1, sizeof *h + len * sizeof h->counts[0]);

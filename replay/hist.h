@@ -26,6 +26,12 @@ rp_hist *rp_hist_new(uint64_t highest, int sig_figs);
 
 void rp_hist_free(rp_hist *h);
 
+/* Computes HdrHistogram's layout for values 0..highest at sig_figs
+ * digits: each bucket has 2^sub_magnitude sub-buckets, and bucket_count
+ * buckets cover the range. Returns 0, or -1 on bad arguments. Encoders of
+ * the standard format use it to match the counts array exactly. */
+int rp_hist_layout(uint64_t highest, int sig_figs, int *sub_magnitude, int *bucket_count);
+
 /* Empties h, keeping its layout. */
 void rp_hist_reset(rp_hist *h);
 
