@@ -216,8 +216,8 @@ static size_t parse_version(const char *p, size_t n, int *major, int *minor)
 
 /* Parses "METHOD SP request-target SP HTTP/d.d". With lenient set (at a
  * message boundary, where framing is clear) it also takes what real
- * clients send and servers respond to: a version cut to "HTTP/1.", no version,
- * or a method alone; version 0.0 then records that none was valid. */
+ * clients send and servers respond to: a version cut to "HTTP/1.", no
+ * version, or a method alone. Version 0.0 then records that none was valid. */
 static int parse_request_line(const buf *line, start_line *sl, int lenient)
 {
     const char *p = line->p;
@@ -412,7 +412,7 @@ static req *req_new(hconn *c, const start_line *sl, const seginfo *at)
 
     /* Pipelining: the client sent this request without having received
      * any server byte since the previous one (same acknowledgement). The
-     * capture may miss the answer itself, so its absence proves nothing. */
+     * capture may miss the response itself, so its absence proves nothing. */
     r->client_ack = at->ack;
     r->client_ack_valid = at->ack_valid;
     if (c->tail && c->tail->client_ack_valid && at->ack_valid && c->tail->client_ack == at->ack)
@@ -974,7 +974,7 @@ static void side_input(hconn *c, int role, const uint8_t *data, size_t len, segi
         switch (s->st) {
         case ST_TUNNEL:
         case ST_WAIT_UPGRADE:
-            return;        /* tunnel bytes, or bytes sent before the answer */
+            return;        /* tunnel bytes, or bytes sent before the response */
         case ST_MSG:
             used = feed_message(c, s, data, len, &at);
             break;

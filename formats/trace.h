@@ -45,7 +45,7 @@
 #define RP_TRACE_MAX_BLOCK_BYTES       (64u << 20)
 
 /* Record flags. */
-#define RP_REC_CHUNKED      0x0001u /* the request body was sent chunked; body holds it decoded */
+#define RP_REC_CHUNKED      0x0001u /* the request body was sent chunked; body contains it decoded */
 #define RP_REC_HAS_RESPONSE 0x0002u /* resp_* fields are valid */
 #define RP_REC_TRUNCATED    0x0004u /* the capture lost part of the request (snaplen, gap) */
 #define RP_REC_UPGRADE      0x0008u /* the request asked for a protocol upgrade */
@@ -56,7 +56,7 @@
                                        redaction metadata) */
 
 /* One captured request with its paired response. Pointers refer to memory
- * owned by whoever produced the record (the capture, or a reader until its
+ * owned by the producer of the record (the capture, or a reader until its
  * next call); copy what must outlive that. */
 typedef struct rp_record {
     uint64_t ts_ns;         /* capture time of the first packet carrying a byte

@@ -335,7 +335,7 @@ static int merge(engine *e, rp_stats *stats, rp_engine_result *res, char *err, s
         }
         rp_stats_merge(stats, rp_worker_stats(w));
         /* Out of memory here leaves the results incomplete, not the run
-         * failed: the warning says so. */
+         * failed: the warning states that. */
         char merr[256];
         if (e->cfg->results != NULL &&
             rp_results_merge(e->cfg->results, rp_worker_results(w), merr, sizeof merr) != 0)

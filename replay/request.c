@@ -143,7 +143,7 @@ static int classify(const char *name, size_t len)
     return KIND_OTHER;
 }
 
-/* Writes one captured header (value still folded) as the rules say.
+/* Writes one captured header (value still folded) as the rules require.
  * Returns its KIND_*. */
 static int put_captured(line_writer *w, const rp_rules *rules, const char *name,
                         size_t name_len, const char *value, size_t value_len)

@@ -14,7 +14,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 import rptest as rt  # noqa: E402
 
 work = rt.temp_dir()
-os.chmod(work, 0o777)   # -Z nobody writes its trace here
+os.chmod(work, 0o777)   # capture -Z nobody writes its trace here
 
 
 def start_capture(trace, port, *extra):
@@ -127,7 +127,7 @@ with rt.Target() as target:
         proc.communicate()
         rt.check(False, "--duration 2s did not end the capture")
 
-    # -Z drops root once the interface is open: the trace belongs to nobody.
+    # -Z drops root once the interface is open: the trace belongs to user nobody.
     if os.geteuid() == 0:
         trace5 = os.path.join(work, "nobody.rpz")
         proc = start_capture(trace5, target.port, "-Z", "nobody")

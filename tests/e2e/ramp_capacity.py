@@ -8,7 +8,7 @@ achieved rate of that step) must be within 15% of 200 requests/s, that
 is 170 to 230. The knee must be marked by latency (no queue limit) or by
 errors (--queue-limit 4 makes the target respond 503 once the queue is
 full, and --knee-factor 5 keeps latency from marking it first), never by
-the generator. Each step holds 2 s, so each of the two ramps takes about
+the generator. Each step lasts 2 s, so each of the two ramps takes about
 15 s.
 """
 

@@ -5,7 +5,7 @@ reprise-target saw (its conn_id column) and by the run report.
   connection, in captured order. When that connection is still busy at a
   request's due time, the request goes on another one and counts as moved.
 - pool:N: N connections; new: one per request.
-- libcurl cannot pin: preserve falls back to its pool, and says so.
+- libcurl cannot pin: preserve falls back to its pool, and the summary states it.
 - A target killed mid-run: the replay goes to the end of the trace,
   counts the errors and exits 0.
 - An IPv6 target ([::1]) works through both transports.

@@ -7,7 +7,7 @@ reaches the server twice: the lean transport never resends, and replay
 blocks libcurl's silent resend on a dead reused connection.
 
 Error kinds: reset (RST) and close (FIN before any response) and partial
-(FIN in the middle of the body) count as "reset"; stall (no answer) counts
+(FIN in the middle of the body) count as "reset"; stall (no response) counts
 as "timeout" once --timeout 1s passes.
 """
 

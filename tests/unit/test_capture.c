@@ -231,8 +231,8 @@ TEST(capture_pipelined_requests_pair_in_order)
 }
 
 /* A response to HEAD, and 204 and 304 responses, carry no body whatever
- * Content-Length says; if the parser read one, the next response would be
- * swallowed and the pairing would shift. */
+ * their Content-Length. A parser that read one would swallow the next
+ * response and shift the pairing. */
 TEST(capture_head_204_304_have_no_body)
 {
     sim s;
@@ -627,7 +627,7 @@ TEST(tcp_table_closes_idle_connections)
     rp_tcp_table_free(t, 3000, NULL);
 }
 
-TEST(tcp_new_syn_on_same_tuple_is_new_connection)
+TEST(tcp_reused_tuple_new_connection)
 {
     tcp_events e = { 0 };
     rp_tcp_callbacks cb = { .ctx = &e, .on_data = ev_data, .on_close = ev_close };

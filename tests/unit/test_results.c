@@ -248,7 +248,7 @@ TEST(results_series_per_second)
     CHECK_EQ_INT(s0->rt_count, 1);
     CHECK_EQ_INT(s0->rt_p99_us, 51000);
     CHECK(s0->rt_hist != NULL);
-    CHECK(s0->rt_hist && strncmp(s0->rt_hist, "HISTFAAA", 8) == 0);
+    CHECK(s0->rt_hist == NULL || strncmp(s0->rt_hist, "HISTFAAA", 8) == 0);
     CHECK_EQ_INT(s0->lag_count, 2);
     CHECK_EQ_INT(s0->lag_max_us, 1000);
     CHECK_EQ_INT(s1->completed, 1);
@@ -439,7 +439,8 @@ TEST(results_json_round_trip)
 
     json_t *h = json_object_get(json_object_get(report, "histograms"), "response_time");
     CHECK(json_is_string(h));
-    CHECK(json_is_string(h) && strncmp(json_string_value(h), "HISTFAAA", 8) == 0);
+    CHECK(json_is_string(h));
+    CHECK(!json_is_string(h) || strncmp(json_string_value(h), "HISTFAAA", 8) == 0);
     CHECK(json_real_value(json_object_get(report, "error_rate")) > 0);
     CHECK_EQ_INT(json_array_size(json_object_get(report, "endpoints")), 3);
 
