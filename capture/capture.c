@@ -142,7 +142,9 @@ static int read_packets(rp_source *src, rp_tcp_table *tcp, rp_http *http, run *r
         }
 
         /* Once a second of wall time: write out the current block, so a
-         * crash loses little, and report progress. Reading a file, the
+         * crash loses little, and report progress. NOTE: requests still
+         * waiting for their response are not in that block yet, so a crash
+         * also loses them. Reading a file, the
          * clock is looked at every 256 packets only: it costs. */
         if (!live && (st->packets & 255) != 0)
             continue;

@@ -92,6 +92,8 @@ static rp_decode_result decode_ipv4(const uint8_t *p, uint32_t caplen, rp_packet
     if (ihl > caplen)
         return RP_DECODE_SHORT;
 
+    /* NOTE: fragments are counted and skipped, not reassembled, so a
+     * request carried in fragmented IP packets is lost. */
     uint16_t frag = get_be16(p + 6);
     if ((frag & 0x2000) || (frag & 0x1fff))   /* more fragments, or an offset */
         return RP_DECODE_FRAGMENT;
