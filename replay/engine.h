@@ -68,6 +68,10 @@ typedef struct rp_engine_config {
                                     until duration_ns or the stop signal */
     uint64_t duration_ns;        /* no request starts after this; 0: none */
     uint32_t users;              /* > 0: closed-loop virtual users */
+    uint64_t users_spawn_ns;     /* users mode: user i of n starts at
+                                    i * users_spawn_ns / n, so they do not
+                                    all send their first request at once;
+                                    0 starts all at once */
     uint32_t max_inflight;       /* > 0 */
     int drop_over_limit;
     int conn_mode;               /* enum rp_conn_mode */

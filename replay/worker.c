@@ -694,11 +694,15 @@ static int setup(rp_worker *w)
     return 0;
 }
 
+/* Starts the users, spread evenly over users_spawn_ns. */
 static void start_users(rp_worker *w)
 {
-    for (uint32_t i = 0; i < w->user_count; i++)
-        if (take_session(w, &w->users[i], w->sh->start_ns))
+    uint64_t spawn = w->sh->cfg->users_spawn_ns;
+    for (uint32_t i = 0; i < w->user_count; i++) {
+        uint64_t at = w->sh->start_ns + (uint64_t)((double)spawn * i / w->user_count);
+        if (take_session(w, &w->users[i], at))
             heap_push(w, &w->users[i]);
+    }
 }
 
 static void *worker_main(void *arg)

@@ -46,6 +46,7 @@ typedef struct replay_opts {
     uint64_t duration_ns;
     uint64_t passes;           /* 0: forever */
     uint32_t users;
+    uint64_t spawn_ns;            /* --spawn: users start over this time */
     uint32_t max_inflight;
     int drop;
     int conn_mode;
@@ -112,6 +113,8 @@ static void usage(FILE *out)
         "  --users N              closed loop: N virtual users, each replaying one\n"
         "                         captured connection's requests after another, with\n"
         "                         the captured pauses (divided by --speed) between them\n"
+        "  --spawn D              with --users: start the users evenly over D rather\n"
+        "                         than all at once\n"
         "  --max-inflight N       requests in flight at most (default %d)\n"
         "  --over-limit late|drop a request due at that limit waits and goes out late\n"
         "                         (default), or is dropped and counted as not sent\n"
@@ -211,7 +214,7 @@ static int parse_count(const char *option, const char *value, uint32_t max, uint
 
 enum {
     OPT_TARGET = 1000, OPT_SPEED, OPT_RATE, OPT_UNIFORM, OPT_MAX_GAP, OPT_LOOP, OPT_DURATION,
-    OPT_SKIP, OPT_USERS, OPT_MAX_INFLIGHT, OPT_OVER_LIMIT, OPT_THREADS, OPT_CONNECTIONS,
+    OPT_SKIP, OPT_USERS, OPT_SPAWN, OPT_MAX_INFLIGHT, OPT_OVER_LIMIT, OPT_THREADS, OPT_CONNECTIONS,
     OPT_MAX_CONNECTIONS, OPT_KEEP_HOST, OPT_HEADER, OPT_REMOVE_HEADER, OPT_REWRITE_PATH,
     OPT_INCLUDE_METHOD, OPT_EXCLUDE_METHOD, OPT_INCLUDE_PATH, OPT_EXCLUDE_PATH, OPT_TRANSPORT,
     OPT_HTTP2, OPT_INSECURE, OPT_CACERT, OPT_TIMEOUT, OPT_CONNECT_TIMEOUT, OPT_REPORT,
@@ -229,6 +232,7 @@ static const struct option long_opts[] = {
     { "duration", required_argument, NULL, OPT_DURATION },
     { "skip", required_argument, NULL, OPT_SKIP },
     { "users", required_argument, NULL, OPT_USERS },
+    { "spawn", required_argument, NULL, OPT_SPAWN },
     { "max-inflight", required_argument, NULL, OPT_MAX_INFLIGHT },
     { "over-limit", required_argument, NULL, OPT_OVER_LIMIT },
     { "threads", required_argument, NULL, OPT_THREADS },
@@ -323,6 +327,8 @@ static int apply_load(replay_opts *o, int opt, const char *arg)
     switch (opt) {
     case OPT_USERS:
         return parse_count("--users", arg, COUNT_LIMIT, &o->users);
+    case OPT_SPAWN:
+        return parse_positive_duration("--spawn", arg, &o->spawn_ns);
     case OPT_MAX_INFLIGHT:
         return parse_count("--max-inflight", arg, COUNT_LIMIT, &o->max_inflight);
     case OPT_OVER_LIMIT:
@@ -618,6 +624,8 @@ static int check_combinations(replay_opts *o)
     if (o->users > 0 && o->shard_count > 1)
         return usage_error("--shard splits the open- or closed-loop schedule, not --users: "
                            "give one of them");
+    if (o->spawn_ns > 0 && o->users == 0)
+        return usage_error("--spawn spreads the start of --users: add --users N");
     if (o->users > 0 && o->drop)
         return usage_error("--over-limit drop applies to the open loop, not to --users");
     int https = strcmp(o->target.scheme, "https") == 0;
@@ -799,6 +807,7 @@ static void fill_engine_config(const replay_opts *o, const rp_plan *plan, rp_eng
         .passes = o->passes,
         .duration_ns = o->duration_ns,
         .users = o->users,
+        .users_spawn_ns = o->spawn_ns,
         .max_inflight = o->max_inflight,
         .drop_over_limit = o->drop,
         .conn_mode = o->conn_mode,

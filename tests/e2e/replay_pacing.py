@@ -12,7 +12,8 @@ single gaps within 60 ms, rates within 2%.
   --duration.
 - --skip leaves out the start of the capture.
 - --speed max is a closed loop bounded by the pool.
-- --users N replays sessions, one connection each, with think times.
+- --users N replays sessions, one connection each, with think times;
+  --spawn D starts the users evenly over D.
 - --max-inflight with --over-limit late (default) and drop.
 """
 
@@ -207,6 +208,23 @@ def check_users(tmp):
              "--users 2: the third session waits for a free user")
 
 
+def check_spawn(tmp):
+    # Ten one-request sessions; ten users started over 900 ms send their
+    # requests 100 ms apart, where without --spawn all go out at once.
+    trace = make_trace(tmp, "spawn", [(i, i + 1, "GET", "/p%d" % i) for i in range(10)])
+    _, _, rows, _ = replay(trace, tmp, [], "--users", "10", "--spawn", "1s")
+    t = arrivals_ms(rows)
+    rt.check_eq(len(t), 10, "--spawn: arrivals")
+    if len(t) == 10:
+        near(t[-1], 900.0, "--users 10 --spawn 1s: first to last arrival (ms)")
+        gaps = [b - a for a, b in zip(t, t[1:])]
+        rt.check_between(min(gaps), 40.0, None, "--spawn: no two users start together (ms)")
+    _, _, rows, _ = replay(trace, tmp, [], "--users", "10")
+    t = arrivals_ms(rows)
+    rt.check(len(t) == 10 and t[-1] < 100.0,
+             "--users 10 without --spawn: all start at once (%s ms)" % (t[-1:] or "none"))
+
+
 def check_inflight(tmp):
     trace = make_trace(tmp, "burst", [(0, i, "GET", "/f%d" % i) for i in range(8)])
     _, data, rows, _ = replay(trace, tmp, ["--delay", "200"], "--max-inflight", "2")
@@ -231,6 +249,7 @@ def main():
     check_skip(tmp)
     check_closed_loop(tmp)
     check_users(tmp)
+    check_spawn(tmp)
     check_inflight(tmp)
     rt.finish()
 
