@@ -9,9 +9,10 @@
  * once the response to the previous one on its connection has been written.
  * Service takes --delay, then the response (or the fault) goes out. With
  * --workers N at most N requests are in service across all connections; the
- * others wait in arrival order. Because the delay is fixed, requests finish
- * in the order they started, so one FIFO and one timerfd (microsecond
- * precision, unlike libuv's millisecond timers) schedule every service end.
+ * others wait in arrival order. Because the delay never shrinks (it is
+ * fixed, or grows with --slowdown), requests finish in the order they
+ * started, so one FIFO and one timerfd (microsecond precision, unlike
+ * libuv's millisecond timers) schedule every service end.
  *
  * Log (--log FILE, mode 0600): a header line with the column names, then one
  * tab-separated row per request. A row is written when its request starts
@@ -124,6 +125,7 @@ static const char *const action_names[] = {
 struct options {
     const char *listen;
     uint64_t delay_ns;
+    uint64_t slowdown_ns;   /* service time added per second of uptime */
     uint64_t workers;       /* 0: unlimited */
     uint64_t queue_limit;   /* 0: unlimited */
     int status;
@@ -726,10 +728,26 @@ static void waiters_insert(struct conn *c)
     waiting++;
 }
 
+static uint64_t started_ns;     /* CLOCK_MONOTONIC at start, for --slowdown */
+
+/* --delay plus --slowdown for each second since the start. It never
+ * shrinks, so service ends stay in the order service started. */
+static uint64_t service_time_ns(uint64_t now)
+{
+    double up_s = (double)(now - started_ns) / 1e9;
+    return opt.delay_ns + (uint64_t)((double)opt.slowdown_ns * up_s);
+}
+
+static bool timed_service(void)
+{
+    return opt.delay_ns != 0 || opt.slowdown_ns != 0;
+}
+
 static void service_fifo_push(struct conn *c)
 {
+    uint64_t now = clock_ns(CLOCK_MONOTONIC);
     c->where = WHERE_SERVICE;
-    c->due_ns = clock_ns(CLOCK_MONOTONIC) + opt.delay_ns;
+    c->due_ns = now + service_time_ns(now);
     list_append(&service_fifo, &c->sched_link);
     if (service_fifo.next == &c->sched_link)
         service_arm();
@@ -748,7 +766,7 @@ static void dispatch_waiters(void)
         c->where = WHERE_NONE;
         waiting--;
         service_start(c);
-        if (opt.delay_ns) {
+        if (timed_service()) {
             service_fifo_push(c);
         } else {
             service_finish(c);
@@ -825,7 +843,7 @@ static void conn_pump(struct conn *c)
             break;
         }
         service_start(c);
-        if (opt.delay_ns) {
+        if (timed_service()) {
             service_fifo_push(c);
             break;
         }
@@ -1147,6 +1165,8 @@ static void usage(FILE *out)
 "                      an ephemeral port)\n"
 "  --delay MS          service time per request in milliseconds, fractions\n"
 "                      allowed (default 0)\n"
+"  --slowdown MS       add MS to the service time for every second the server\n"
+"                      has run, as a leaking service slows down (default 0)\n"
 "  --workers N         at most N requests in service at once; the others wait\n"
 "                      in arrival order (default unlimited)\n"
 "  --serial            same as --workers 1\n"
@@ -1202,11 +1222,12 @@ static int parse_fault(const char *text)
 
 static int parse_options(int argc, char **argv)
 {
-    enum { O_LISTEN = 256, O_DELAY, O_WORKERS, O_SERIAL, O_QUEUE_LIMIT, O_STATUS,
+    enum { O_LISTEN = 256, O_DELAY, O_SLOWDOWN, O_WORKERS, O_SERIAL, O_QUEUE_LIMIT, O_STATUS,
            O_BODY, O_FAULT, O_FAULT_EVERY, O_FLOOD, O_LOG, O_LIFETIME, O_HELP, O_VERSION };
     static const struct option longopts[] = {
         { "listen", required_argument, NULL, O_LISTEN },
         { "delay", required_argument, NULL, O_DELAY },
+        { "slowdown", required_argument, NULL, O_SLOWDOWN },
         { "workers", required_argument, NULL, O_WORKERS },
         { "serial", no_argument, NULL, O_SERIAL },
         { "queue-limit", required_argument, NULL, O_QUEUE_LIMIT },
@@ -1236,6 +1257,14 @@ static int parse_options(int argc, char **argv)
             if (end == optarg || *end || !isfinite(ms) || ms < 0 || ms > 3600e3)
                 return usage_error("--delay", optarg, "milliseconds from 0 to 3600000, e.g. 50 or 0.5");
             opt.delay_ns = (uint64_t)llround(ms * 1e6);
+            break;
+        }
+        case O_SLOWDOWN: {
+            char *end;
+            double ms = strtod(optarg, &end);
+            if (end == optarg || *end || !isfinite(ms) || ms < 0 || ms > 60e3)
+                return usage_error("--slowdown", optarg, "milliseconds from 0 to 60000, e.g. 2");
+            opt.slowdown_ns = (uint64_t)llround(ms * 1e6);
             break;
         }
         case O_WORKERS:
@@ -1413,6 +1442,7 @@ static int init_handles(void)
     uv_signal_start(&sig_int, on_signal, SIGINT);
     uv_timer_init(loop, &linger_timer);
     uv_timer_init(loop, &lifetime_timer);
+    started_ns = clock_ns(CLOCK_MONOTONIC);
     if (opt.lifetime_s > 0)
         uv_timer_start(&lifetime_timer, on_lifetime, (uint64_t)(opt.lifetime_s * 1000), 0);
     uv_check_init(loop, &log_flush_check);
