@@ -58,11 +58,18 @@ void rp_html_begin(FILE *f, const char *title)
     fprintf(f, "</title>\n<style>%s</style>\n</head>\n<body>\n", style);
 }
 
-void rp_html_end(FILE *f)
+int rp_html_end(FILE *f, const char *path, int body_failed, char *err, size_t errlen)
 {
     fputs("<footer>Written by reprise. Self-contained: no script, no external resource. "
           "Latency figures come from HdrHistogram-layout histograms at 3 significant "
           "digits.</footer>\n</body>\n</html>\n", f);
+    int failed = ferror(f) || body_failed;
+    if (fclose(f) != 0 || failed) {
+        snprintf(err, errlen, "cannot write %s: %s", path,
+                 body_failed ? "out of memory" : strerror(errno ? errno : EIO));
+        return -1;
+    }
+    return 0;
 }
 
 /* ---- charts ---- */
@@ -214,6 +221,9 @@ void rp_html_chart_write(FILE *f, const rp_html_chart *c)
         for (size_t i = 0; i < se->count; i++)
             fprintf(f, "%s%.1f,%.1f", i ? " " : "", px(&fr, se->x[i]), py(&fr, se->y[i]));
         fputs("\"/>\n", f);
+        for (size_t i = 0; se->markers && i < se->count; i++)
+            fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%s\"/>\n",
+                    px(&fr, se->x[i]), py(&fr, se->y[i]), se->color);
     }
     if (points == 0)
         fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">no data</text>\n",
@@ -326,19 +336,19 @@ static void time_series_free(time_series *ts)
 static void write_time_charts(FILE *f, const time_series *ts)
 {
     rp_html_series lat[] = {
-        { "p50", "#1f77b4", ts->x, ts->y[0], ts->n },
-        { "p95", "#ff7f0e", ts->x, ts->y[1], ts->n },
-        { "p99", "#d62728", ts->x, ts->y[2], ts->n },
+        { "p50", "#1f77b4", ts->x, ts->y[0], ts->n, 0 },
+        { "p95", "#ff7f0e", ts->x, ts->y[1], ts->n, 0 },
+        { "p99", "#d62728", ts->x, ts->y[2], ts->n, 0 },
     };
     rp_html_chart c = { "latency-over-time", "Response time percentiles per second",
                         "seconds since start", "milliseconds", RP_HTML_X_LINEAR, lat, 3 };
     rp_html_chart_write(f, &c);
 
     rp_html_series rates[] = {
-        { "due/s", "#7f7f7f", ts->x, ts->y[3], ts->n },
-        { "sent/s", "#2ca02c", ts->x, ts->y[4], ts->n },
-        { "completed/s", "#1f77b4", ts->x, ts->y[5], ts->n },
-        { "in flight", "#9467bd", ts->x, ts->y[6], ts->n },
+        { "due/s", "#7f7f7f", ts->x, ts->y[3], ts->n, 0 },
+        { "sent/s", "#2ca02c", ts->x, ts->y[4], ts->n, 0 },
+        { "completed/s", "#1f77b4", ts->x, ts->y[5], ts->n, 0 },
+        { "in flight", "#9467bd", ts->x, ts->y[6], ts->n, 0 },
     };
     c = (rp_html_chart){ "rates-over-time", "Requests per second and in flight",
                          "seconds since start", "requests", RP_HTML_X_LINEAR, rates, 4 };
@@ -352,7 +362,7 @@ static void write_error_chart(FILE *f, const rp_results *r, const time_series *t
     static const int kinds[] = { RP_RES_CONNECT, RP_RES_TIMEOUT, RP_RES_RESET, RP_RES_OTHER,
                                  RP_RES_CLIENT, RP_RES_NOT_SENT };
     double *y[7] = { ts->y[7] };
-    rp_html_series lines[7] = { { "failures/s", colors[0], ts->x, ts->y[7], ts->n } };
+    rp_html_series lines[7] = { { "failures/s", colors[0], ts->x, ts->y[7], ts->n, 0 } };
     size_t count = 1;
     const rp_results_group *t = rp_results_total(r);
     for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
@@ -364,7 +374,7 @@ static void write_error_chart(FILE *f, const rp_results *r, const time_series *t
         for (size_t i = 0; i < ts->n; i++)
             y[count][i] = (double)rp_results_second_at(r, i)->kinds[kinds[k]];
         lines[count] = (rp_html_series){ rp_results_kind_name(kinds[k]), colors[count], ts->x,
-                                         y[count], ts->n };
+                                         y[count], ts->n, 0 };
         count++;
     }
     rp_html_chart c = { "errors-over-time", "Failures and errors per second",
@@ -379,7 +389,7 @@ static int write_charts(FILE *f, const rp_results *r)
     double cx[201], cy[201];
     const rp_results_group *t = rp_results_total(r);
     size_t n = rp_html_percentile_curve(t->response_time, cx, cy, 201);
-    rp_html_series curve = { "response time", "#1f77b4", cx, cy, n };
+    rp_html_series curve = { "response time", "#1f77b4", cx, cy, n, 0 };
     rp_html_chart c = { "percentile-curve", "Response time by percentile (whole run)",
                         "percentile", "milliseconds", RP_HTML_X_PERCENTILE, &curve, 1 };
     fputs("<h2>Latency and rates</h2>\n", f);
@@ -525,13 +535,5 @@ int rp_html_report_write(const char *path, rp_results *r, const json_t *report,
     }
     int rc = write_charts(f, r);
     write_tables(f, r, top);
-    rp_html_end(f);
-
-    int failed = ferror(f) || rc != 0;
-    if (fclose(f) != 0 || failed) {
-        snprintf(err, errlen, "cannot write %s: %s", path,
-                 rc != 0 ? "out of memory" : strerror(errno ? errno : EIO));
-        return -1;
-    }
-    return 0;
+    return rp_html_end(f, path, rc != 0, err, errlen);
 }

@@ -23,6 +23,7 @@ typedef struct rp_html_series {
     const char *color;        /* CSS color */
     const double *x, *y;
     size_t count;
+    int markers;              /* also draw a dot at each point */
 } rp_html_series;
 
 enum rp_html_x_axis {
@@ -43,8 +44,10 @@ typedef struct rp_html_chart {
 /* Writes the document head (title escaped) and opens the body. */
 void rp_html_begin(FILE *f, const char *title);
 
-/* Closes the body and document. */
-void rp_html_end(FILE *f);
+/* Closes the body and document, then the file. body_failed says that
+ * writing the body ran out of memory. Returns 0, or -1 with err naming
+ * path and the problem. */
+int rp_html_end(FILE *f, const char *path, int body_failed, char *err, size_t errlen);
 
 /* Writes s with &, <, >, " and ' escaped. */
 void rp_html_text(FILE *f, const char *s);

@@ -348,8 +348,8 @@ static int html_charts(FILE *f, const rp_results *base, const rp_results *cand)
     double bx[201], by[201], cx[201], cy[201];
     size_t bn = rp_html_percentile_curve(rp_results_total(base)->response_time, bx, by, 201);
     size_t cn = rp_html_percentile_curve(rp_results_total(cand)->response_time, cx, cy, 201);
-    rp_html_series curves[] = { { "base", "#1f77b4", bx, by, bn },
-                                { "candidate", "#d62728", cx, cy, cn } };
+    rp_html_series curves[] = { { "base", "#1f77b4", bx, by, bn, 0 },
+                                { "candidate", "#d62728", cx, cy, cn, 0 } };
     rp_html_chart chart = { "percentile-curve", "Response time by percentile", "percentile",
                             "milliseconds", RP_HTML_X_PERCENTILE, curves, 2 };
     rp_html_chart_write(f, &chart);
@@ -361,8 +361,8 @@ static int html_charts(FILE *f, const rp_results *base, const rp_results *cand)
         return -1;
     size_t n1 = p95_series(base, v, v + max, max);
     size_t n2 = p95_series(cand, v + 2 * max, v + 3 * max, max);
-    rp_html_series lines[] = { { "base", "#1f77b4", v, v + max, n1 },
-                               { "candidate", "#d62728", v + 2 * max, v + 3 * max, n2 } };
+    rp_html_series lines[] = { { "base", "#1f77b4", v, v + max, n1, 0 },
+                               { "candidate", "#d62728", v + 2 * max, v + 3 * max, n2, 0 } };
     chart = (rp_html_chart){ "p95-over-time", "p95 response time per second",
                              "seconds since start", "milliseconds", RP_HTML_X_LINEAR, lines, 2 };
     rp_html_chart_write(f, &chart);
@@ -393,9 +393,9 @@ static int write_html(const compare_opts *o, const rp_compare *c, const rp_resul
             "</p>\n", c->regressions, c->regressions, c->regressions == 1 ? "" : "s");
     html_table(f, c);
     int rc = html_charts(f, base, cand);
-    rp_html_end(f);
-    if (fclose(f) != 0 || rc != 0) {
-        fprintf(stderr, "reprise compare: cannot write %s\n", o->html);
+    char err[512];
+    if (rp_html_end(f, o->html, rc != 0, err, sizeof err) != 0) {
+        fprintf(stderr, "reprise compare: %s\n", err);
         return -1;
     }
     return 0;
