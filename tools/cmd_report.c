@@ -1,11 +1,14 @@
 /* reprise report: shows a saved JSON run report, checks thresholds
- * against it and converts it to HTML, CSV and HdrHistogram log files. */
+ * against it and converts it to HTML, CSV and HdrHistogram log files. A
+ * capacity report from reprise ramp is shown and converted to HTML or
+ * Markdown. */
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "formats/capacity.h"
 #include "formats/html_report.h"
 #include "formats/results_json.h"
 #include "formats/results_out.h"
@@ -17,6 +20,7 @@
 typedef struct report_opts {
     const char *input;
     const char *html;
+    const char *markdown;        /* capacity reports only */
     const char *csv_prefix;
     const char *series_csv;
     const char *hlog;
@@ -28,13 +32,16 @@ static void usage(FILE *out)
 {
     fprintf(out,
         "usage: reprise report RUN.json [options]\n"
+        "       reprise report CAPACITY.json [--html FILE] [--markdown FILE]\n"
         "\n"
         "Shows the results of a run report written by 'reprise replay --report' or\n"
         "'reprise merge-reports', checks thresholds against it, and writes it in\n"
-        "other formats.\n"
+        "other formats. A capacity report from 'reprise ramp --report' is shown\n"
+        "and written as HTML or Markdown.\n"
         "\n"
         "  --html FILE            a self-contained HTML report (charts and tables, no\n"
         "                         network access needed to open it)\n"
+        "  --markdown FILE        capacity reports: the report as Markdown\n"
         "  --csv PREFIX           Locust's CSV layout: PREFIX_stats.csv,\n"
         "                         PREFIX_stats_history.csv, PREFIX_failures.csv\n"
         "  --series-csv FILE      the per-second series as CSV\n"
@@ -49,10 +56,11 @@ static void usage(FILE *out)
         RP_RESULTS_DEFAULT_TOP, RP_EXIT_THRESHOLD);
 }
 
-enum { OPT_HTML = 1000, OPT_CSV, OPT_SERIES_CSV, OPT_HLOG, OPT_FAIL_IF, OPT_TOP, OPT_HELP };
+enum { OPT_HTML = 1000, OPT_MARKDOWN, OPT_CSV, OPT_SERIES_CSV, OPT_HLOG, OPT_FAIL_IF, OPT_TOP, OPT_HELP };
 
 static const struct option long_opts[] = {
     { "html", required_argument, NULL, OPT_HTML },
+    { "markdown", required_argument, NULL, OPT_MARKDOWN },
     { "csv", required_argument, NULL, OPT_CSV },
     { "series-csv", required_argument, NULL, OPT_SERIES_CSV },
     { "hlog", required_argument, NULL, OPT_HLOG },
@@ -86,6 +94,7 @@ static int parse_args(int argc, char **argv, report_opts *o)
         case 'h':
         case OPT_HELP: usage(stdout); return RP_EXIT_OK;
         case OPT_HTML: o->html = optarg; break;
+        case OPT_MARKDOWN: o->markdown = optarg; break;
         case OPT_CSV: o->csv_prefix = optarg; break;
         case OPT_SERIES_CSV: o->series_csv = optarg; break;
         case OPT_HLOG: o->hlog = optarg; break;
@@ -153,6 +162,41 @@ static int write_outputs(report_opts *o, rp_results *r, const json_t *report)
     return 0;
 }
 
+/* A capacity report: the step table and summary, then HTML or Markdown. */
+static int capacity_report(const report_opts *o)
+{
+    if (o->csv_prefix != NULL || o->series_csv != NULL || o->hlog != NULL ||
+        o->thresholds.count > 0) {
+        fprintf(stderr, "reprise report: %s is a capacity report from reprise ramp; it "
+                "takes --html and --markdown only (--csv, --series-csv, --hlog and "
+                "--fail-if need a run report from reprise replay)\n", o->input);
+        return RP_EXIT_USAGE;
+    }
+    char err[1024];
+    rp_capacity *c = malloc(sizeof *c);
+    if (c == NULL || rp_capacity_read_json(c, o->input, err, sizeof err) != 0) {
+        fprintf(stderr, "reprise report: %s\n", c != NULL ? err : "out of memory");
+        free(c);
+        return RP_EXIT_FAIL;
+    }
+    printf("capacity report %s: ramp of %s to %s\n", o->input, c->trace, c->target);
+    rp_capacity_print_header(stdout, c->unit);
+    for (size_t i = 0; i < c->step_count; i++)
+        rp_capacity_print_step(stdout, c, i);
+    rp_capacity_print_summary(stdout, c);
+    int rc = 0;
+    if (o->html != NULL)
+        rc = rp_capacity_write_html(c, o->html, err, sizeof err);
+    if (rc == 0 && o->markdown != NULL)
+        rc = rp_capacity_write_markdown(c, o->markdown, err, sizeof err);
+    if (rc != 0)
+        fprintf(stderr, "reprise report: %s; check the path and its directory's "
+                "permissions\n", err);
+    rp_capacity_free(c);
+    free(c);
+    return rc != 0 ? RP_EXIT_FAIL : RP_EXIT_OK;
+}
+
 int cmd_report(int argc, char **argv)
 {
     report_opts o = { .top = RP_RESULTS_DEFAULT_TOP };
@@ -160,6 +204,17 @@ int cmd_report(int argc, char **argv)
     if (rc >= 0) {
         rp_cli_thresholds_free(&o.thresholds);
         return rc;
+    }
+    if (rp_capacity_is_report(o.input)) {
+        rc = capacity_report(&o);
+        rp_cli_thresholds_free(&o.thresholds);
+        return rc;
+    }
+    if (o.markdown != NULL) {
+        fprintf(stderr, "reprise report: --markdown writes capacity reports from reprise "
+                "ramp; %s is not one (for a run report, use --html)\n", o.input);
+        rp_cli_thresholds_free(&o.thresholds);
+        return RP_EXIT_USAGE;
     }
 
     char err[1024];

@@ -10,6 +10,14 @@ errors (--queue-limit 4 makes the target respond 503 once the queue is
 full, and --knee-factor 5 keeps latency from marking it first), never by
 the generator. Each step lasts 2 s, so each of the two ramps takes about
 15 s.
+
+The same target is then ramped in concurrent users (60 to 150, 10 more a
+step). A user's captured session sends a request every 500 ms, so 100
+users ask for the target's 200 requests/s; the capacity must again be
+within 15% of 200 requests/s, and a 4 s soak at the stable step must be
+steady. Last, a target that slows down by 3 ms a second (--slowdown 3, a
+leaking service) must be reported as not recovering and as degrading
+during the soak.
 """
 
 import json
@@ -78,12 +86,12 @@ def check_report(report, expected_signal, label):
              "%s: recovery has recovered_after_s and leak_suspected" % label)
 
 
-def ramp(trace, directory, name, *target_args, ramp_args=()):
+def ramp(trace, directory, name, *target_args, ramp_args=(), steps=STEPS):
     report_path = os.path.join(directory, name + ".json")
     with rt.Target("--workers", "2", "--delay", "10", *target_args,
                    log=False) as target:
-        rc, out, err = rt.run(["ramp", trace, "--target", target.url, *STEPS,
-                               *ramp_args, "--report", report_path], timeout=90)
+        rc, out, err = rt.run(["ramp", trace, "--target", target.url, *steps,
+                               *ramp_args, "--report", report_path], timeout=120)
     rt.check_eq(rc, 0, "%s: ramp exit code (stderr %r)" % (name, err.strip()))
     rt.check("capacity:" in out and "knee:" in out and "recovery:" in out,
              "%s: the terminal summary names capacity, knee and recovery" % name)
@@ -101,7 +109,12 @@ def bad_options(trace):
           "--warmup", "120%"], "--warmup"),
         (["--start-rate", "100", "--step-rate", "0", "--max-rate", "300"],
          "--step-rate"),
-        (["--start", "1x", "--step", "1x"], "--max"),
+        (["--start", "1x", "--max", "4x"], "--step"),
+        (["--users-start", "0", "--users-step", "10"], "--users-start"),
+        (["--users-start", "50", "--users-step", "50", "--start-rate", "100",
+          "--step-rate", "10"], "cannot be combined"),
+        (["--users-start", "50", "--users-step", "50", "--uniform"], "--uniform"),
+        (["--start", "1x", "--step", "1x", "--soak", "1s"], "--soak"),
     ]
     for args, named in cases:
         rc, out, err = rt.run(["ramp", trace, "--target", "http://127.0.0.1:9",
@@ -111,14 +124,71 @@ def bad_options(trace):
                  % (" ".join(args), named, err.strip()))
 
 
+def check_outputs(directory, report_path, md, html):
+    """The ramp's Markdown equals what reprise report makes from its JSON,
+    and its HTML states the stable rate."""
+    again = os.path.join(directory, "again.md")
+    rc, _, err = rt.run(["report", report_path, "--markdown", again])
+    rt.check_eq(rc, 0, "report --markdown exit status (stderr %r)" % err.strip())
+    for path in (md, html, again):
+        rt.check(os.path.exists(path), "%s was written" % os.path.basename(path))
+    if not all(os.path.exists(p) for p in (md, html, again)):
+        return
+    with open(md) as f, open(again) as g:
+        rt.check_eq(f.read(), g.read(), "ramp --markdown equals report --markdown of its JSON")
+    with open(report_path) as f:
+        stable = json.load(f)["capacity"]["stable_rate"]
+    with open(html) as f:
+        text = f.read()
+    rt.check(stable is not None and 'data-key="stable_rate" data-value="%.6g"' % stable in text,
+             "the HTML report states stable_rate %s" % stable)
+    rt.check('data-chart="capacity-curve"' in text, "the HTML report has the capacity curve")
+
+
+def users_ramp(trace, directory):
+    steps = ["--users-start", "60", "--users-step", "10", "--users-max", "150",
+             "--hold", "3s", "--warmup", "34%", "--soak", "4s"]
+    report = ramp(trace, directory, "users", steps=steps)
+    if report is None:
+        return
+    rt.check_eq(report.get("pace_unit"), "users", "users: pace_unit")
+    check_report(report, "latency", "users")
+    soak = report.get("soak", {})
+    rt.check_eq(soak.get("ran"), True, "users: the soak ran")
+    rt.check_eq(soak.get("pace"), report["capacity"].get("stable_pace"),
+                "users: the soak holds the stable step")
+    rt.check_eq(soak.get("degrading"), False,
+                "users: a steady target is steady in the soak (first %s ms, last %s ms)"
+                % (soak.get("first_p95_ms"), soak.get("last_p95_ms")))
+
+
+def leaking_ramp(trace, directory):
+    steps = ["--start-rate", "100", "--step-rate", "50", "--max-rate", "300",
+             "--hold", "2s", "--warmup", "25%", "--soak", "4s"]
+    report = ramp(trace, directory, "leak", "--slowdown", "3", steps=steps)
+    if report is None:
+        return
+    rec = report.get("recovery", {})
+    rt.check_eq(rec.get("leak_suspected"), True,
+                "leak: the recovery step flags a possible leak (p95 per second %s)"
+                % rec.get("p95_ms_per_second"))
+    soak = report.get("soak", {})
+    rt.check_eq(soak.get("degrading"), True,
+                "leak: the soak is degrading (first %s ms, last %s ms)"
+                % (soak.get("first_p95_ms"), soak.get("last_p95_ms")))
+
+
 def main():
     directory = rt.temp_dir()
     trace = make_trace(directory)
     bad_options(trace)
 
-    report = ramp(trace, directory, "latency")
+    md = os.path.join(directory, "latency.md")
+    html = os.path.join(directory, "latency.html")
+    report = ramp(trace, directory, "latency", ramp_args=["--markdown", md, "--html", html])
     if report is not None:
         check_report(report, "latency", "latency")
+        check_outputs(directory, os.path.join(directory, "latency.json"), md, html)
 
     # With 4 requests queued at most, a response takes at most about
     # (4 / 2 + 1) * 10 = 30 ms, 3 times the first step's p95, so a knee
@@ -127,6 +197,9 @@ def main():
                   ramp_args=["--knee-factor", "5"])
     if report is not None:
         check_report(report, "errors", "errors")
+
+    users_ramp(trace, directory)
+    leaking_ramp(trace, directory)
     rt.finish()
 
 

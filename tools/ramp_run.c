@@ -1,0 +1,368 @@
+/* Runs the steps of reprise ramp through the replay engine and measures
+ * them.
+ *
+ * Paced steps (speed or rate) run twice: a warm-up run that is not
+ * measured, then the measured run, so the warm-up's figures never mix in.
+ * A users step runs once. Its users start evenly over the warm-up part,
+ * because users that all start at once send their first requests as one
+ * burst. The step is measured over the whole seconds after the warm-up,
+ * merging those seconds' response-time histograms. */
+#include "tools/ramp.h"
+
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "formats/hdrhist.h"
+#include "replay/engine.h"
+#include "tools/cli.h"
+
+#define DEFAULT_MAX_INFLIGHT 1024
+#define RECOVERY_MARGIN 1.2          /* within 20% of the first step's p95 */
+#define SOAK_MARGIN 1.2              /* last third 20% above the first: degrading */
+#define SOAK_MIN_RISE_MS 1.0         /* and by more than this, above timer noise */
+#define USERS_LAG_GAP_NS 1000000000ull /* users: judge lag against 1 ms, as open loop */
+
+typedef struct run_out {
+    rp_stats stats;
+    rp_results *results;
+    rp_engine_result res;
+    uint64_t mean_gap_ns;
+    double asked_rate;
+} run_out;
+
+static void free_run(run_out *r)
+{
+    rp_stats_free(&r->stats);
+    rp_results_free(r->results);
+    r->results = NULL;
+}
+
+static int build_plan(const ramp_opts *o, double pace, rp_plan *plan)
+{
+    int by_rate = o->unit == RP_CAPACITY_RATE;
+    int mode = RP_PACE_SPEED;
+    if (by_rate)
+        mode = o->uniform ? RP_PACE_UNIFORM : RP_PACE_RATE;
+    rp_plan_opts po = {
+        .pace = mode,
+        .speed = o->unit == RP_CAPACITY_SPEED ? pace : 1.0,
+        .rate = by_rate ? pace : 0,
+        .max_gap_ns = RP_NO_MAX_GAP,
+        .rules = &o->rules,
+    };
+    char err[512];
+    int rc = rp_plan_build(plan, o->trace, &po, err, sizeof err);
+    if (rc != 0) {
+        fprintf(stderr, "reprise ramp: %s\n", err);
+        return rc == RP_PLAN_EOPTS ? RP_EXIT_USAGE : RP_EXIT_FAIL;
+    }
+    if (plan->records < 2) {
+        rp_plan_free(plan);
+        fprintf(stderr, "reprise ramp: %s has fewer than two requests to send, so it has no "
+                "pace to step up; use a longer trace\n", o->trace);
+        return RP_EXIT_USAGE;
+    }
+    return 0;
+}
+
+static void engine_config(const ramp_opts *o, const rp_plan *plan, double pace,
+                          uint64_t duration_ns, uint64_t spawn_ns, rp_engine_config *cfg)
+{
+    int users = o->unit == RP_CAPACITY_USERS;
+    *cfg = (rp_engine_config){
+        .trace_path = o->trace,
+        .plan = plan,
+        .rules = &o->rules,
+        .target = &o->target,
+        .passes = 0,
+        .duration_ns = duration_ns,
+        .users = users ? (uint32_t)pace : 0,
+        .users_spawn_ns = users ? spawn_ns : 0,
+        /* A user waits for its response, so it needs one connection. */
+        .max_inflight = users ? (uint32_t)pace : DEFAULT_MAX_INFLIGHT,
+        .conn_mode = RP_CONN_POOL,
+        .max_connections = users ? (uint32_t)pace : o->connections,
+        .timeout_ns = o->timeout_ns,
+        .connect_timeout_ns = 5000000000ull,
+        .threads = 1,
+        .stop_signal = SIGINT,
+    };
+}
+
+/* Replays the trace at pace for duration_ns, looping it. */
+static int run_pace(const ramp_opts *o, double pace, uint64_t duration_ns, uint64_t spawn_ns,
+                    run_out *out)
+{
+    rp_plan plan;
+    int rc = build_plan(o, pace, &plan);
+    if (rc != 0)
+        return rc;
+    out->mean_gap_ns = o->unit == RP_CAPACITY_USERS ? USERS_LAG_GAP_NS
+                                                     : rp_plan_mean_gap_ns(&plan);
+    out->asked_rate = o->unit != RP_CAPACITY_USERS && out->mean_gap_ns > 0
+                          ? 1e9 / (double)out->mean_gap_ns : 0;
+    memset(&out->res, 0, sizeof out->res);
+    out->results = NULL;
+    if (rp_stats_init(&out->stats) != 0 || (out->results = rp_results_new(NULL)) == NULL) {
+        rp_plan_free(&plan);
+        fprintf(stderr, "reprise ramp: out of memory\n");
+        return RP_EXIT_FAIL;
+    }
+
+    rp_engine_config cfg;
+    engine_config(o, &plan, pace, duration_ns, spawn_ns, &cfg);
+    cfg.results = out->results;
+    char err[512];
+    rc = rp_engine_run(&cfg, &out->stats, &out->res, err, sizeof err);
+    rp_plan_free(&plan);
+    if (rc == RP_ENGINE_ETRACE || rc == RP_ENGINE_ESETUP) {
+        fprintf(stderr, "reprise ramp: %s\n", err);
+        free_run(out);
+        return RP_EXIT_FAIL;
+    }
+    rp_results_finish(out->results);
+    return 0;
+}
+
+/* ---- figures ---- */
+
+static double ms(uint64_t us) { return (double)us / 1000.0; }
+
+static void generator_figures(const run_out *r, rp_capacity_step *s)
+{
+    rp_saturation sat;
+    rp_engine_saturation(&r->stats, r->mean_gap_ns, &sat);
+    s->saturated = sat.saturated;
+    s->dispatch_lag_p99_us = sat.dispatch_lag_p99_us;
+}
+
+/* The figures of a whole measured run. */
+static void whole_run_figures(const ramp_opts *o, const run_out *r, uint64_t measured_ns,
+                              rp_capacity_step *s)
+{
+    const rp_results_group *t = rp_results_total(r->results);
+    /* Responses over the time to the last completion: an overloaded
+     * target is still responding after the sending stopped, so this is its
+     * throughput rather than the asked rate. */
+    uint64_t span_ns = r->res.duration_ns > measured_ns ? r->res.duration_ns : measured_ns;
+    s->achieved_rate = (double)t->responses / ((double)span_ns / 1e9);
+    s->p50_ms = ms(rp_results_percentile(t->response_time, 50));
+    s->p95_ms = ms(rp_results_percentile(t->response_time, 95));
+    s->p99_ms = ms(rp_results_percentile(t->response_time, 99));
+    s->requests = t->requests;
+    s->responses = t->responses;
+    s->failures = t->failures;
+    s->error_rate = rp_results_error_rate(t);
+    s->connections = r->res.max_in_flight < o->connections ? r->res.max_in_flight
+                                                            : o->connections;
+}
+
+/* The figures of the whole seconds from from_ns to to_ns after the run's
+ * start (all seconds from from_ns when none fits whole). */
+static int window_figures(const run_out *r, uint64_t from_ns, uint64_t to_ns,
+                          rp_capacity_step *s)
+{
+    uint64_t start = r->res.start_wall_ns;
+    int64_t first = (int64_t)((start + from_ns + 999999999ull) / 1000000000ull);
+    int64_t last = (int64_t)((start + to_ns) / 1000000000ull);   /* exclusive */
+    if (last <= first)
+        last = INT64_MAX;
+    rp_hist *h = rp_hist_new(RP_HIST_HOUR_US, RP_RESULTS_HIST_DIGITS);
+    if (h == NULL)
+        return -1;
+    size_t n = rp_results_second_count(r->results), seconds = 0;
+    for (size_t i = 0; i < n; i++) {
+        const rp_results_second *sec = rp_results_second_at(r->results, i);
+        if (sec->epoch_s < first || sec->epoch_s >= last)
+            continue;
+        seconds++;
+        s->requests += sec->due;
+        s->responses += sec->responses;
+        s->failures += sec->failures;
+        char err[128];
+        if (sec->rt_hist != NULL && rp_hdrhist_decode_add(sec->rt_hist, h, err, sizeof err) != 0)
+            fprintf(stderr, "reprise ramp: note: a second's histogram was skipped: %s\n", err);
+    }
+    s->achieved_rate = seconds > 0 ? (double)s->responses / (double)seconds : 0;
+    s->error_rate = s->requests > 0 ? (double)s->failures / (double)s->requests : 0;
+    s->p50_ms = ms(rp_hist_percentile(h, 50));
+    s->p95_ms = ms(rp_hist_percentile(h, 95));
+    s->p99_ms = ms(rp_hist_percentile(h, 99));
+    rp_hist_free(h);
+    return 0;
+}
+
+/* ---- steps ---- */
+
+static int run_paced_step(const ramp_opts *o, double pace, rp_capacity_step *s, ramp_extra *x)
+{
+    run_out r;
+    uint64_t warm_ns = (uint64_t)((double)o->hold_ns * o->warmup);
+    if (warm_ns >= 1000000) {
+        int rc = run_pace(o, pace, warm_ns, 0, &r);
+        if (rc != 0)
+            return rc;
+        x->interrupted = r.res.interrupted;
+        free_run(&r);
+        if (x->interrupted)
+            return 0;
+    }
+    uint64_t measured_ns = o->hold_ns - warm_ns;
+    int rc = run_pace(o, pace, measured_ns, 0, &r);
+    if (rc != 0)
+        return rc;
+    x->interrupted = r.res.interrupted;
+    s->asked_rate = r.asked_rate;
+    whole_run_figures(o, &r, measured_ns, s);
+    generator_figures(&r, s);
+    x->drain_s = r.res.duration_ns > measured_ns ? (double)(r.res.duration_ns - measured_ns) / 1e9
+                                                 : 0;
+    free_run(&r);
+    return 0;
+}
+
+static int run_users_step(const ramp_opts *o, double users, rp_capacity_step *s, ramp_extra *x)
+{
+    run_out r;
+    uint64_t warm_ns = (uint64_t)((double)o->hold_ns * o->warmup);
+    int rc = run_pace(o, users, o->hold_ns, warm_ns, &r);
+    if (rc != 0)
+        return rc;
+    x->interrupted = r.res.interrupted;
+    if (window_figures(&r, warm_ns, o->hold_ns, s) != 0) {
+        free_run(&r);
+        fprintf(stderr, "reprise ramp: out of memory\n");
+        return RP_EXIT_FAIL;
+    }
+    s->connections = r.res.max_in_flight;
+    generator_figures(&r, s);
+    x->drain_s = r.res.duration_ns > o->hold_ns ? (double)(r.res.duration_ns - o->hold_ns) / 1e9
+                                                : 0;
+    free_run(&r);
+    return 0;
+}
+
+int ramp_run_step(const ramp_opts *o, double pace, rp_capacity_step *s, ramp_extra *x)
+{
+    memset(s, 0, sizeof *s);
+    memset(x, 0, sizeof *x);
+    s->pace = pace;
+    if (o->unit == RP_CAPACITY_USERS)
+        return run_users_step(o, pace, s, x);
+    return run_paced_step(o, pace, s, x);
+}
+
+/* ---- recovery and soak ---- */
+
+/* The run's p95 per second; -1 for a second without a response. */
+static int per_second_p95(const run_out *r, rp_capacity_series *out)
+{
+    size_t n = rp_results_second_count(r->results);
+    out->count = 0;
+    out->p95_ms = malloc((n > 0 ? n : 1) * sizeof *out->p95_ms);
+    if (out->p95_ms == NULL)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        const rp_results_second *sec = rp_results_second_at(r->results, i);
+        out->p95_ms[i] = sec->rt_count > 0 ? ms(sec->rt_p95_us) : -1;
+    }
+    out->count = n;
+    return 0;
+}
+
+int ramp_run_recovery(const ramp_opts *o, double knee_pace, double first_p95_ms,
+                      rp_capacity_recovery *rec, ramp_extra *x)
+{
+    run_out r;
+    rec->pace = knee_pace / 2;
+    if (o->unit == RP_CAPACITY_SPEED && rec->pace < 0.1)
+        rec->pace = 0.1;
+    if (o->unit == RP_CAPACITY_USERS)
+        rec->pace = rec->pace < 1 ? 1 : floor(rec->pace);
+    /* Users start over the warm-up share, as in a step; without that
+     * spread their first requests arrive as one burst. */
+    uint64_t spawn_ns = (uint64_t)((double)o->hold_ns * o->warmup);
+    int rc = run_pace(o, rec->pace, o->hold_ns, spawn_ns, &r);
+    if (rc != 0)
+        return rc;
+    x->interrupted = r.res.interrupted;
+    rec->ran = 1;
+    rec->threshold_p95_ms = first_p95_ms * RECOVERY_MARGIN;
+    rc = per_second_p95(&r, &rec->series);
+    free_run(&r);
+    if (rc != 0) {
+        fprintf(stderr, "reprise ramp: out of memory\n");
+        return RP_EXIT_FAIL;
+    }
+    for (size_t i = 0; i < rec->series.count; i++) {
+        double p95 = rec->series.p95_ms[i];
+        if (p95 >= 0 && p95 <= rec->threshold_p95_ms) {
+            rec->recovered = 1;
+            rec->recovered_after_s = (double)(i + 1);
+            break;
+        }
+    }
+    return 0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Median of the non-negative values of v[from..to); -1 when none. */
+static double median(const double *v, size_t from, size_t to)
+{
+    double *tmp = malloc((to > from ? to - from : 1) * sizeof *tmp);
+    size_t n = 0;
+    if (tmp == NULL)
+        return -1;
+    for (size_t i = from; i < to; i++)
+        if (v[i] >= 0)
+            tmp[n++] = v[i];
+    qsort(tmp, n, sizeof *tmp, cmp_double);
+    double m = -1;
+    if (n % 2 == 1)
+        m = tmp[n / 2];
+    else if (n > 0)
+        m = (tmp[n / 2 - 1] + tmp[n / 2]) / 2;
+    free(tmp);
+    return m;
+}
+
+int ramp_run_soak(const ramp_opts *o, double pace, rp_capacity_soak *soak, ramp_extra *x)
+{
+    run_out r;
+    uint64_t spawn_ns = (uint64_t)((double)o->hold_ns * o->warmup);
+    soak->pace = pace;
+    int rc = run_pace(o, pace, o->soak_ns, spawn_ns < o->soak_ns ? spawn_ns : 0, &r);
+    if (rc != 0)
+        return rc;
+    x->interrupted = r.res.interrupted;
+    soak->ran = 1;
+    const rp_results_group *t = rp_results_total(r.results);
+    double secs = (double)(r.res.duration_ns > o->soak_ns ? r.res.duration_ns : o->soak_ns) / 1e9;
+    soak->duration_s = (double)o->soak_ns / 1e9;
+    soak->achieved_rate = (double)t->responses / secs;
+    soak->error_rate = rp_results_error_rate(t);
+    rc = per_second_p95(&r, &soak->series);
+    free_run(&r);
+    if (rc != 0) {
+        fprintf(stderr, "reprise ramp: out of memory\n");
+        return RP_EXIT_FAIL;
+    }
+
+    /* Thirds of the seconds; a soak shorter than 3 s has no trend. */
+    size_t n = soak->series.count, third = n / 3;
+    soak->first_p95_ms = third > 0 ? median(soak->series.p95_ms, 0, third) : -1;
+    soak->last_p95_ms = third > 0 ? median(soak->series.p95_ms, n - third, n) : -1;
+    int rising = soak->first_p95_ms >= 0 && soak->last_p95_ms >= 0 &&
+                 soak->last_p95_ms > soak->first_p95_ms * SOAK_MARGIN &&
+                 soak->last_p95_ms - soak->first_p95_ms > SOAK_MIN_RISE_MS;
+    soak->degrading = rising || soak->error_rate > o->max_error_rate;
+    return 0;
+}
