@@ -11,6 +11,7 @@
 
 static const char *const signal_names[] = { "none", "latency", "errors", "generator" };
 static const char *const unit_names[] = { "speed", "requests/s", "users" };
+static const char *const stop_names[] = { "", "steps", "recovery", "soak" };
 
 void rp_capacity_init(rp_capacity *c)
 {
@@ -38,10 +39,15 @@ const char *rp_capacity_unit_name(int unit)
     return unit >= 0 && unit <= RP_CAPACITY_USERS ? unit_names[unit] : "speed";
 }
 
+const char *rp_capacity_stop_name(int stopped)
+{
+    return stopped >= 0 && stopped <= RP_CAPACITY_STOPPED_SOAK ? stop_names[stopped] : "";
+}
+
 const char *rp_capacity_limited_by(const rp_capacity *c)
 {
     if (c->knee < 0)
-        return "max_step";
+        return c->stopped == RP_CAPACITY_STOPPED_STEPS ? "interrupted" : "max_step";
     return c->steps[c->knee].signal == RP_CAPACITY_GENERATOR ? "generator" : "target";
 }
 
@@ -134,13 +140,18 @@ int rp_capacity_write_json(const rp_capacity *c, const char *path, char *err, si
     json_t *steps = json_array();
     for (size_t i = 0; i < c->step_count; i++)
         json_array_append_new(steps, step_json(c, i));
-    json_t *root = json_pack("{s:s, s:s, s:s, s:f, s:f, s:f, s:f, s:o, s:o, s:o, s:o}",
+    json_t *stopped = c->stopped != RP_CAPACITY_RAN ? json_string(rp_capacity_stop_name(c->stopped))
+                                                    : json_null();
+    json_t *root = json_pack("{s:s, s:s, s:s, s:f, s:f, s:f, s:f, s:o, s:o, s:o, s:o, s:o}",
         "trace", c->trace != NULL ? c->trace : "", "target", c->target != NULL ? c->target : "",
         "pace_unit", rp_capacity_unit_name(c->unit), "hold_s", c->hold_s,
         "warmup", c->warmup, "knee_factor", c->knee_factor,
-        "max_error_rate", c->max_error_rate, "capacity", capacity_json(c), "steps", steps,
+        "max_error_rate", c->max_error_rate, "interrupted_in", stopped,
+        "capacity", capacity_json(c), "steps", steps,
         "recovery", recovery_json(&c->recovery), "soak", soak_json(&c->soak));
-    int rc = root != NULL ? json_dump_file(root, path, JSON_INDENT(2)) : -1;
+    /* Ten digits keep every figure and print 0.2 as 0.2, not 0.20000000000000001. */
+    int rc = root != NULL ? json_dump_file(root, path, JSON_INDENT(2) | JSON_REAL_PRECISION(10))
+                          : -1;
     json_decref(root);
     if (rc != 0) {
         snprintf(err, errlen, "cannot write %s: %s; check that its directory exists and is "
@@ -257,10 +268,16 @@ int rp_capacity_read_json(rp_capacity *c, const char *path, char *err, size_t er
 {
     json_error_t jerr;
     rp_capacity_init(c);
-    json_t *root = json_load_file(path, 0, &jerr);
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+        return -1;
+    }
+    json_t *root = json_loadf(f, 0, &jerr);
+    fclose(f);
     if (root == NULL) {
-        snprintf(err, errlen, "cannot read %s: %s (line %d); expected a report from "
-                 "reprise ramp --report", path, jerr.text, jerr.line);
+        snprintf(err, errlen, "%s is not valid JSON: line %d: %s; expected a report from "
+                 "reprise ramp --report", path, jerr.line, jerr.text);
         return -1;
     }
     const json_t *steps = json_object_get(root, "steps");
@@ -278,6 +295,7 @@ int rp_capacity_read_json(rp_capacity *c, const char *path, char *err, size_t er
     c->warmup = num(root, "warmup");
     c->knee_factor = num(root, "knee_factor");
     c->max_error_rate = num(root, "max_error_rate");
+    c->stopped = name_index(stop_names, 4, str(root, "interrupted_in"));
     for (size_t i = 0; i < json_array_size(steps) && i < RP_CAPACITY_MAX_STEPS; i++)
         read_step(json_array_get(steps, i), &c->steps[c->step_count++]);
     read_capacity(root, c);

@@ -20,6 +20,14 @@ enum rp_capacity_unit {
     RP_CAPACITY_USERS             /* concurrent virtual users */
 };
 
+/* The part of the ramp that SIGINT stopped. */
+enum rp_capacity_stop {
+    RP_CAPACITY_RAN = 0,          /* not interrupted */
+    RP_CAPACITY_STOPPED_STEPS,
+    RP_CAPACITY_STOPPED_RECOVERY,
+    RP_CAPACITY_STOPPED_SOAK
+};
+
 /* The signal that marks a step as the knee. */
 enum rp_capacity_signal {
     RP_CAPACITY_NONE = 0,
@@ -79,6 +87,7 @@ typedef struct rp_capacity {
     size_t step_count;
     long knee;                    /* index into steps, or -1 */
     long stable;                  /* the highest step before the knee, or -1 */
+    int stopped;                  /* enum rp_capacity_stop */
     rp_capacity_recovery recovery;
     rp_capacity_soak soak;
 } rp_capacity;
@@ -95,7 +104,12 @@ const char *rp_capacity_signal_name(int signal);
 /* "speed", "requests/s" or "users". */
 const char *rp_capacity_unit_name(int unit);
 
-/* "target", "generator" or "max_step" (no knee). */
+/* null-free names of enum rp_capacity_stop: "", "steps", "recovery",
+ * "soak". */
+const char *rp_capacity_stop_name(int stopped);
+
+/* "target", "generator", "max_step" (no knee) or "interrupted" (stopped
+ * before a knee). */
 const char *rp_capacity_limited_by(const rp_capacity *c);
 
 /* Writes pace in the unit: "2x", "150/s" or "50 users". */

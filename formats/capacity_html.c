@@ -100,7 +100,7 @@ static void step_charts(FILE *f, const rp_capacity *c, const columns *k)
 }
 
 /* A per-second p95 chart, the seconds without a response left out. */
-static int series_chart(FILE *f, const char *id, const char *title,
+static int series_chart(FILE *f, const char *id, const char *title, const char *x_label,
                         const rp_capacity_series *s, double threshold_ms)
 {
     size_t n = s->count;
@@ -120,7 +120,7 @@ static int series_chart(FILE *f, const char *id, const char *title,
     double tx[2] = { 1, (double)(n > 1 ? n : 2) }, ty[2] = { threshold_ms, threshold_ms };
     rp_html_series se[] = { { "p95 per second", COLOR_P95, x, y, m, 0 },
                             { "20% above the first step", COLOR_LIMIT, tx, ty, 2, 0 } };
-    rp_html_chart ch = { id, title, "second of the step", "p95 (ms)", RP_HTML_X_LINEAR, se,
+    rp_html_chart ch = { id, title, x_label, "p95 (ms)", RP_HTML_X_LINEAR, se,
                          threshold_ms > 0 ? 2 : 1 };
     rp_html_chart_write(f, &ch);
     free(x);
@@ -162,6 +162,10 @@ static void result_table(FILE *f, const rp_capacity *c)
         result_row(f, "knee", "knee_step", (double)(c->knee + 1), buf);
     }
     result_row(f, "limited by", "limited_by", c->knee >= 0 ? 1 : 0, rp_capacity_limited_by(c));
+    if (c->stopped != RP_CAPACITY_RAN) {
+        snprintf(buf, sizeof buf, "stopped during the %s", rp_capacity_stop_name(c->stopped));
+        result_row(f, "interrupted", "interrupted_in", c->stopped, buf);
+    }
     if (c->recovery.ran) {
         if (c->recovery.recovered)
             snprintf(buf, sizeof buf, "p95 back within 20%% after %.0f s at half the knee "
@@ -195,11 +199,13 @@ static void step_table(FILE *f, const rp_capacity *c)
         else
             fprintf(f, "<td>%.1f</td>", s->asked_rate);
         fprintf(f, "<td>%.1f</td><td>%.2f</td><td>%.2f</td><td>%.2f</td>"
-                "<td class=\"%s\">%.2f%%</td><td>%" PRIu64 "</td><td class=\"name\">%s%s</td>"
-                "</tr>\n", s->achieved_rate, s->p50_ms, s->p95_ms, s->p99_ms,
+                "<td class=\"%s\">%.2f%%</td><td>%" PRIu64 "</td><td class=\"name\">%s",
+                s->achieved_rate, s->p50_ms, s->p95_ms, s->p99_ms,
                 s->error_rate > c->max_error_rate ? "bad" : "good", 100.0 * s->error_rate,
-                s->connections, s->saturated ? "generator saturated " : "",
-                s->signal != RP_CAPACITY_NONE ? rp_capacity_signal_name(s->signal) : "");
+                s->connections, s->saturated ? "generator saturated " : "");
+        if (s->signal != RP_CAPACITY_NONE)
+            fprintf(f, "knee (%s)", rp_capacity_signal_name(s->signal));
+        fputs("</td></tr>\n", f);
     }
     fputs("</table>\n", f);
 }
@@ -233,11 +239,13 @@ static int body(FILE *f, const rp_capacity *c)
     if (c->recovery.ran) {
         fputs("<h2>Recovery</h2>\n", f);
         rc |= series_chart(f, "recovery", "p95 per second at half the knee pace",
-                           &c->recovery.series, c->recovery.threshold_p95_ms);
+                           "second of the recovery step", &c->recovery.series,
+                           c->recovery.threshold_p95_ms);
     }
     if (c->soak.ran) {
         fputs("<h2>Soak</h2>\n", f);
-        rc |= series_chart(f, "soak", "p95 per second during the soak", &c->soak.series, 0);
+        rc |= series_chart(f, "soak", "p95 per second during the soak", "second of the soak",
+                           &c->soak.series, 0);
     }
     step_table(f, c);
     return rc;

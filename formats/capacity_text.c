@@ -44,16 +44,38 @@ void rp_capacity_print_step(FILE *f, const rp_capacity *c, size_t i)
 static void capacity_line(FILE *f, const rp_capacity *c)
 {
     char pace[32];
+    if (c->stable < 0 && c->knee < 0) {
+        fprintf(f, "capacity: not found, the ramp was interrupted before its first step "
+                "ended\n");
+        return;
+    }
     if (c->stable < 0) {
         fprintf(f, "capacity: not found, the first step is already past the knee; lower "
                 "the first step\n");
         return;
     }
     const rp_capacity_step *s = &c->steps[c->stable];
+    const char *note = "";
+    if (c->knee < 0 && c->stopped == RP_CAPACITY_STOPPED_STEPS)
+        note = " (interrupted before a knee: the capacity is at least this)";
+    else if (c->knee < 0)
+        note = " (no knee up to the last step: the capacity is at least this)";
     rp_capacity_format_pace(c->unit, s->pace, pace, sizeof pace);
     fprintf(f, "capacity: %.1f requests/s at %s, %" PRIu64 " connections in use%s\n",
-            s->achieved_rate, pace, s->connections,
-            c->knee < 0 ? " (no knee up to the last step: the capacity is at least this)" : "");
+            s->achieved_rate, pace, s->connections, note);
+}
+
+static void stopped_line(FILE *f, const rp_capacity *c)
+{
+    if (c->stopped == RP_CAPACITY_STOPPED_STEPS)
+        fprintf(f, "interrupted: the ramp was stopped during step %zu; the steps after it did "
+                "not run\n", c->step_count + 1);
+    else if (c->stopped == RP_CAPACITY_STOPPED_RECOVERY)
+        fprintf(f, "interrupted: the ramp was stopped during the recovery step, so recovery "
+                "is not reported\n");
+    else if (c->stopped == RP_CAPACITY_STOPPED_SOAK)
+        fprintf(f, "interrupted: the ramp was stopped during the soak, which is judged on "
+                "its first %.0f s only\n", c->soak.duration_s);
 }
 
 static void knee_line(FILE *f, const rp_capacity *c)
@@ -68,6 +90,9 @@ static void knee_line(FILE *f, const rp_capacity *c)
     if (s->signal == RP_CAPACITY_LATENCY && c->step_count > 0)
         fprintf(f, ": p95 %.2f ms against %.2f ms at the first step", s->p95_ms,
                 c->steps[0].p95_ms);
+    else if (s->signal == RP_CAPACITY_ERRORS && s->responses == 0)
+        fprintf(f, ": all %" PRIu64 " requests failed without a response (connection errors "
+                "or timeouts)", s->requests);
     else if (s->signal == RP_CAPACITY_ERRORS)
         fprintf(f, ": %.2f%% failed, above %.2f%%", 100.0 * s->error_rate,
                 100.0 * c->max_error_rate);
@@ -177,6 +202,7 @@ void rp_capacity_print_summary(FILE *f, const rp_capacity *c)
     knee_line(f, c);
     recovery_line(f, c);
     soak_line(f, c);
+    stopped_line(f, c);
 }
 
 /* ---- Markdown ---- */
@@ -227,6 +253,7 @@ int rp_capacity_write_markdown(const rp_capacity *c, const char *path, char *err
     knee_line(f, c);
     recovery_line(f, c);
     soak_line(f, c);
+    stopped_line(f, c);
     fprintf(f, "```\n\n");
     markdown_steps(f, c);
     fprintf(f, "\n## Capacity curve\n\nAchieved rate, p95 and error rate at each step.\n\n"

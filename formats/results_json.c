@@ -674,7 +674,13 @@ int rp_results_from_json(const json_t *report, const char *name, rp_results **ou
 int rp_results_load_report(const char *path, json_t **out, char *err, size_t errlen)
 {
     json_error_t jerr;
-    json_t *report = json_load_file(path, 0, &jerr);
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+        return -1;
+    }
+    json_t *report = json_loadf(f, 0, &jerr);
+    fclose(f);
     if (report == NULL) {
         if (jerr.line <= 0)
             snprintf(err, errlen, "cannot read %s: %s", path, jerr.text);
@@ -688,7 +694,7 @@ int rp_results_load_report(const char *path, json_t **out, char *err, size_t err
         snprintf(err, errlen, "%s is not a reprise run report (no \"format\": "
                  "\"reprise-run-report\")", path);
         json_decref(report);
-        return -1;
+        return -2;
     }
     *out = report;
     return 0;

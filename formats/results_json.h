@@ -21,8 +21,9 @@ int rp_results_to_json(rp_results *r, json_t *report, char *err, size_t errlen);
 int rp_results_from_json(const json_t *report, const char *name, rp_results **out,
                          char *err, size_t errlen);
 
-/* Reads a JSON report file into *out (caller decrefs). Returns 0, or -1
- * with err naming the file and the problem. */
+/* Reads a JSON report file into *out (caller decrefs). Returns 0, or with
+ * err naming the file and the problem -1, or -2 when the file is JSON but
+ * not a run report. */
 int rp_results_load_report(const char *path, json_t **out, char *err, size_t errlen);
 
 /* Writes report to path with two-space indentation and a final newline.

@@ -2,12 +2,16 @@
 
 #include <arpa/inet.h>
 #include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 /* Copies one part of u into out. Returns 1 when the part is present. */
 static int url_part(CURLU *u, CURLUPart part, unsigned flags, char *out, size_t outlen)
@@ -130,6 +134,67 @@ int rp_target_resolve(rp_target *t, char *err, size_t errlen)
     freeaddrinfo(res);
     if (text == NULL) {
         snprintf(err, errlen, "cannot format the address of target host '%s'", t->host);
+        return -1;
+    }
+    return 0;
+}
+
+/* Fills sa from t->address and t->port. Returns its length, or 0. */
+static socklen_t target_sockaddr(const rp_target *t, struct sockaddr_storage *sa)
+{
+    memset(sa, 0, sizeof *sa);
+    struct sockaddr_in *v4 = (struct sockaddr_in *)sa;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)sa;
+    if (inet_pton(AF_INET, t->address, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons(t->port);
+        return sizeof *v4;
+    }
+    if (inet_pton(AF_INET6, t->address, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons(t->port);
+        return sizeof *v6;
+    }
+    return 0;
+}
+
+/* Waits for a nonblocking connect on fd. Returns 0 or an errno value. */
+static int connect_wait(int fd, int timeout_ms)
+{
+    struct pollfd p = { .fd = fd, .events = POLLOUT };
+    int n = poll(&p, 1, timeout_ms);
+    if (n == 0)
+        return ETIMEDOUT;
+    if (n < 0)
+        return errno;
+    int so_error = 0;
+    socklen_t len = sizeof so_error;
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &so_error, &len) != 0)
+        return errno;
+    return so_error;
+}
+
+int rp_target_probe(const rp_target *t, int timeout_ms, char *err, size_t errlen)
+{
+    struct sockaddr_storage sa;
+    socklen_t salen = target_sockaddr(t, &sa);
+    if (salen == 0) {
+        snprintf(err, errlen, "target %s has no resolved address", t->origin);
+        return -1;
+    }
+    int fd = socket(sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot open a socket to probe %s: %s", t->origin,
+                 strerror(errno));
+        return -1;
+    }
+    int rc = connect(fd, (struct sockaddr *)&sa, salen) == 0 ? 0 : errno;
+    if (rc == EINPROGRESS)
+        rc = connect_wait(fd, timeout_ms);
+    close(fd);
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot connect to %s (%s): %s", t->origin, t->address,
+                 strerror(rc));
         return -1;
     }
     return 0;

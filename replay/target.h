@@ -25,4 +25,10 @@ int rp_target_parse(const char *url, rp_target *out, char *err, size_t errlen);
  * address. Returns 0, or -1 with err filled. */
 int rp_target_resolve(rp_target *t, char *err, size_t errlen);
 
+/* Opens one TCP connection to the resolved t->address and closes it, to
+ * learn before a long run that the target listens. Waits at most
+ * timeout_ms. Returns 0, or -1 with err naming the target and the socket
+ * error (e.g. connection refused). */
+int rp_target_probe(const rp_target *t, int timeout_ms, char *err, size_t errlen);
+
 #endif

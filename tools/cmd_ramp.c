@@ -5,12 +5,15 @@
  * that the target recovers, and --soak runs the stable step longer to see
  * whether it keeps degrading. Running the steps is tools/ramp_run.c; the
  * report's formats are formats/capacity*.c. */
+#include <errno.h>
 #include <getopt.h>
+#include <libgen.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <unistd.h>
 
 #include "tools/cli.h"
 #include "tools/ramp.h"
@@ -21,6 +24,8 @@
 #define DEFAULT_STEPS 20        /* steps when the maximum is not given */
 #define DEFAULT_CONNECTIONS 256
 #define GENERATOR_LAG_SHARE 4   /* generator lag that counts: 1/4 of the first p95 */
+#define USERS_MIN_MEASURED_NS 2000000000ull /* users steps: a whole second at least */
+#define PROBE_TIMEOUT_MS 5000
 
 static void usage(FILE *out)
 {
@@ -281,6 +286,20 @@ static int check_steps(ramp_opts *o, const steps_seen *seen)
     return 0;
 }
 
+/* A users step is measured over the whole seconds after its warm-up, so
+ * it needs a few of them. */
+static int check_users_hold(const ramp_opts *o)
+{
+    double measured_ns = (double)o->hold_ns * (1.0 - o->warmup);
+    if (o->unit != RP_CAPACITY_USERS || measured_ns >= (double)USERS_MIN_MEASURED_NS)
+        return 0;
+    fprintf(stderr, "reprise ramp: --hold %.3gs with --warmup %.0f%% leaves %.3gs to measure; "
+            "a users step is measured over the whole seconds after its warm-up, so the "
+            "measured part must be at least 2s: raise --hold or lower --warmup\n",
+            (double)o->hold_ns / 1e9, o->warmup * 100.0, measured_ns / 1e9);
+    return RP_EXIT_USAGE;
+}
+
 /* Returns -1 when the options are usable, or an exit code. */
 static int parse_args(int argc, char **argv, ramp_opts *o)
 {
@@ -312,6 +331,8 @@ static int parse_args(int argc, char **argv, ramp_opts *o)
     if (o->target_url == NULL)
         return usage_error("missing --target URL, e.g. --target http://127.0.0.1:8080");
     int rc = check_steps(o, &seen);
+    if (rc == 0)
+        rc = check_users_hold(o);
     return rc != 0 ? rc : -1;
 }
 
@@ -336,11 +357,10 @@ static int knee_signal(const ramp_opts *o, const rp_capacity_step *first,
     return RP_CAPACITY_NONE;
 }
 
-/* Runs the steps up to the knee. Returns 0 or an exit code; x holds the
+/* Runs the steps up to the knee. Returns 0 or an exit code; x gets the
  * last step's drain time. */
 static int run_steps(const ramp_opts *o, rp_capacity *c, ramp_extra *x)
 {
-    rp_capacity_print_header(stdout, o->unit);
     for (double pace = o->start; pace <= o->max * (1 + 1e-9) && c->step_count < RP_CAPACITY_MAX_STEPS;
          pace = o->start + o->step * (double)c->step_count) {
         rp_capacity_step *s = &c->steps[c->step_count];
@@ -351,9 +371,16 @@ static int run_steps(const ramp_opts *o, rp_capacity *c, ramp_extra *x)
          * generator is named as the limit. */
         if (rc == 0 && !x->interrupted && knee_signal(o, first, s) == RP_CAPACITY_GENERATOR)
             rc = ramp_run_step(o, pace, s, x);
-        if (rc != 0 || x->interrupted)
+        if (rc != 0)
             return rc;
+        if (x->interrupted) {
+            c->stopped = RP_CAPACITY_STOPPED_STEPS;
+            return 0;
+        }
         s->signal = knee_signal(o, first, s);
+        /* The header waits for the first row, so a trace error comes alone. */
+        if (c->step_count == 0)
+            rp_capacity_print_header(stdout, o->unit);
         c->step_count++;
         rp_capacity_print_step(stdout, c, c->step_count - 1);
         if (s->signal != RP_CAPACITY_NONE) {
@@ -392,6 +419,11 @@ static int ramp(const ramp_opts *o, rp_capacity *c)
         c->recovery.drain_s = drain_s;
         if (rc != 0)
             return rc;
+        /* A partial recovery step proves nothing either way. */
+        if (x.interrupted) {
+            c->stopped = RP_CAPACITY_STOPPED_RECOVERY;
+            c->recovery.ran = 0;
+        }
     }
     if (o->soak_ns > 0 && c->stable >= 0 && !x.interrupted) {
         char pace[32];
@@ -401,10 +433,14 @@ static int ramp(const ramp_opts *o, rp_capacity *c)
         rc = ramp_run_soak(o, c->steps[c->stable].pace, &c->soak, &x);
         if (rc != 0)
             return rc;
+        if (x.interrupted)
+            c->stopped = RP_CAPACITY_STOPPED_SOAK;
     }
     rp_capacity_print_summary(stdout, c);
     rc = write_outputs(o, c);
-    return rc != 0 ? rc : x.interrupted ? 130 : RP_EXIT_OK;
+    if (rc != 0)
+        return rc;
+    return x.interrupted ? 130 : RP_EXIT_OK;
 }
 
 static void set_rules_target(ramp_opts *o)
@@ -414,6 +450,39 @@ static void set_rules_target(ramp_opts *o)
     snprintf(o->rules.host, sizeof o->rules.host, "%s%s%s:%u", v6 ? "[" : "", t->host,
              v6 ? "]" : "", (unsigned)t->port);
     snprintf(o->rules.base_path, sizeof o->rules.base_path, "%s", t->base_path);
+}
+
+/* Checks that each output's directory exists and is writable, so a long
+ * ramp does not end unable to write its report. */
+static int check_output(const char *option, const char *path)
+{
+    if (path == NULL)
+        return 0;
+    char copy[4096];
+    snprintf(copy, sizeof copy, "%s", path);
+    const char *dir = dirname(copy);
+    if (access(dir, W_OK | X_OK) == 0 && (access(path, F_OK) != 0 || access(path, W_OK) == 0))
+        return 0;
+    fprintf(stderr, "reprise ramp: cannot write %s %s: %s; check that directory %s exists "
+            "and is writable\n", option, path, strerror(errno), dir);
+    return -1;
+}
+
+static int check_outputs(const ramp_opts *o)
+{
+    return check_output("--report", o->report) | check_output("--markdown", o->markdown) |
+           check_output("--html", o->html);
+}
+
+/* Fails early, with the socket error, when nothing listens at the target:
+ * otherwise every step fails and the first is called the knee. */
+static int probe_target(const ramp_opts *o)
+{
+    char err[512];
+    if (rp_target_probe(&o->target, PROBE_TIMEOUT_MS, err, sizeof err) == 0)
+        return 0;
+    fprintf(stderr, "reprise ramp: %s; start the target or check --target\n", err);
+    return -1;
 }
 
 static void init_report(const ramp_opts *o, rp_capacity *c)
@@ -448,6 +517,10 @@ int cmd_ramp(int argc, char **argv)
     char err[512];
     if (rp_target_resolve(&o.target, err, sizeof err) != 0) {
         fprintf(stderr, "reprise ramp: %s; check --target %s\n", err, o.target_url);
+        rp_rules_free(&o.rules);
+        return RP_EXIT_FAIL;
+    }
+    if (check_outputs(&o) != 0 || probe_target(&o) != 0) {
         rp_rules_free(&o.rules);
         return RP_EXIT_FAIL;
     }

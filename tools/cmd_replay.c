@@ -626,6 +626,9 @@ static int check_combinations(replay_opts *o)
                            "give one of them");
     if (o->spawn_ns > 0 && o->users == 0)
         return usage_error("--spawn spreads the start of --users: add --users N");
+    if (o->spawn_ns > 0 && o->duration_ns > 0 && o->spawn_ns >= o->duration_ns)
+        return usage_error("--spawn is not shorter than --duration, so some users would "
+                           "start after the end: shorten --spawn or lengthen --duration");
     if (o->users > 0 && o->drop)
         return usage_error("--over-limit drop applies to the open loop, not to --users");
     int https = strcmp(o->target.scheme, "https") == 0;
@@ -927,9 +930,12 @@ static void describe_pace(const replay_opts *o, const rp_plan *p, char *buf, siz
     if (o->max_gap_ns != RP_SCHED_NO_MAX_GAP)
         fmt_us(o->max_gap_ns / 1000, gap, sizeof gap);
     int pace = pace_of(o);
-    if (o->users > 0)
-        snprintf(buf, len, "%u users, think time / %g, max gap %s", o->users,
-                 pace == RP_PACE_MAX ? 0.0 : o->speed, gap);
+    if (o->users > 0 && pace == RP_PACE_MAX)
+        snprintf(buf, len, "%u users, no think time", o->users);
+    else if (o->users > 0 && o->speed == 1.0)
+        snprintf(buf, len, "%u users, captured think time, max gap %s", o->users, gap);
+    else if (o->users > 0)
+        snprintf(buf, len, "%u users, think time / %g, max gap %s", o->users, o->speed, gap);
     else if (pace == RP_PACE_MAX)
         snprintf(buf, len, "speed max, %u in flight", inflight_limit(o));
     else if (pace == RP_PACE_SPEED)

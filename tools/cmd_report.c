@@ -220,9 +220,11 @@ int cmd_report(int argc, char **argv)
     char err[1024];
     json_t *report = NULL;
     rp_results *r = NULL;
-    if (rp_results_load_report(o.input, &report, err, sizeof err) != 0 ||
-        rp_results_from_json(report, o.input, &r, err, sizeof err) != 0) {
-        fprintf(stderr, "reprise report: %s\n", err);
+    int load = rp_results_load_report(o.input, &report, err, sizeof err);
+    if (load != 0 || rp_results_from_json(report, o.input, &r, err, sizeof err) != 0) {
+        fprintf(stderr, "reprise report: %s%s\n", err, load == -2
+                ? " and not a capacity report (no \"capacity\" and \"steps\"); reprise report "
+                  "reads the JSON of reprise replay --report and of reprise ramp --report" : "");
         json_decref(report);
         rp_cli_thresholds_free(&o.thresholds);
         return RP_EXIT_FAIL;

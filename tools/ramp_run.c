@@ -345,9 +345,12 @@ int ramp_run_soak(const ramp_opts *o, double pace, rp_capacity_soak *soak, ramp_
     x->interrupted = r.res.interrupted;
     soak->ran = 1;
     const rp_results_group *t = rp_results_total(r.results);
-    double secs = (double)(r.res.duration_ns > o->soak_ns ? r.res.duration_ns : o->soak_ns) / 1e9;
-    soak->duration_s = (double)o->soak_ns / 1e9;
-    soak->achieved_rate = (double)t->responses / secs;
+    /* Over the time to the last response, or to the stop when interrupted. */
+    uint64_t span_ns = r.res.duration_ns > o->soak_ns ? r.res.duration_ns : o->soak_ns;
+    if (x->interrupted)
+        span_ns = r.res.duration_ns > 0 ? r.res.duration_ns : 1;
+    soak->duration_s = x->interrupted ? (double)span_ns / 1e9 : (double)o->soak_ns / 1e9;
+    soak->achieved_rate = (double)t->responses / ((double)span_ns / 1e9);
     soak->error_rate = rp_results_error_rate(t);
     rc = per_second_p95(&r, &soak->series);
     free_run(&r);

@@ -13,7 +13,7 @@ the generator. Each step lasts 2 s, so each of the two ramps takes about
 
 The same target is then ramped in concurrent users (60 to 150, 10 more a
 step). A user's captured session sends a request every 500 ms, so 100
-users ask for the target's 200 requests/s; the capacity must again be
+users ask for the target's 200 requests/s. The capacity must again be
 within 15% of 200 requests/s, and a 4 s soak at the stable step must be
 steady. Last, a target that slows down by 3 ms a second (--slowdown 3, a
 leaking service) must be reported as not recovering and as degrading
@@ -22,7 +22,10 @@ during the soak.
 
 import json
 import os
+import signal
+import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "lib"))
@@ -115,6 +118,7 @@ def bad_options(trace):
           "--step-rate", "10"], "cannot be combined"),
         (["--users-start", "50", "--users-step", "50", "--uniform"], "--uniform"),
         (["--start", "1x", "--step", "1x", "--soak", "1s"], "--soak"),
+        (["--users-start", "10", "--users-step", "10", "--hold", "2s"], "--hold"),
     ]
     for args, named in cases:
         rc, out, err = rt.run(["ramp", trace, "--target", "http://127.0.0.1:9",
@@ -122,6 +126,57 @@ def bad_options(trace):
         rt.check_eq(rc, 2, "ramp %s exit code" % " ".join(args))
         rt.check(named in err, "ramp %s message names %s (stderr %r)"
                  % (" ".join(args), named, err.strip()))
+
+
+def early_failures(trace, directory):
+    """A target that does not listen and a report that cannot be written
+    are reported before the first step."""
+    with rt.Target(log=False) as target:
+        port = target.url.rsplit(":", 1)[1]
+    closed = "http://127.0.0.1:%s" % port
+    start = time.monotonic()
+    rc, out, err = rt.run(["ramp", trace, "--target", closed, *STEPS])
+    rt.check_eq(rc, 1, "closed target: exit code")
+    rt.check("cannot connect to" in err and "start the target" in err,
+             "closed target: the message names the failure and the fix (%r)" % err.strip())
+    rt.check(time.monotonic() - start < 10, "closed target: ramp stops before any step")
+    with rt.Target(log=False) as target:
+        bad = os.path.join(directory, "no-such-dir", "cap.json")
+        rc, out, err = rt.run(["ramp", trace, "--target", target.url, *STEPS,
+                               "--report", bad])
+    rt.check_eq(rc, 1, "unwritable --report: exit code")
+    rt.check("--report" in err and "no-such-dir" in err,
+             "unwritable --report: the message names the path (%r)" % err.strip())
+    rt.check_eq(out, "", "unwritable --report: no step ran")
+
+
+def interrupted_ramp(trace, directory):
+    """SIGINT during the second step: exit 130, and a report that states the
+    interruption instead of claiming no knee up to the last step."""
+    path = os.path.join(directory, "interrupted.json")
+    with rt.Target("--workers", "2", "--delay", "10", log=False) as target:
+        proc = subprocess.Popen([rt.REPRISE, "ramp", trace, "--target", target.url,
+                                 "--start-rate", "100", "--step-rate", "25", "--max-rate",
+                                 "175", "--hold", "2s", "--report", path],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(3.5)
+        proc.send_signal(signal.SIGINT)
+        try:
+            out, err = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, err = proc.communicate()
+    rt.check_eq(proc.returncode, 130, "interrupted ramp: exit code (stderr %r)" % err.strip())
+    rt.check("interrupted" in out, "interrupted ramp: the summary says so (%r)" % out[-300:])
+    if not os.path.exists(path):
+        rt.check(False, "interrupted ramp: the report was written")
+        return
+    with open(path) as f:
+        report = json.load(f)
+    rt.check_eq(report.get("interrupted_in"), "steps", "interrupted ramp: interrupted_in")
+    rt.check_eq(report["capacity"].get("limited_by"), "interrupted",
+                "interrupted ramp: capacity.limited_by")
+    rt.check_eq(len(report.get("steps", [])), 1, "interrupted ramp: the finished step is kept")
 
 
 def check_outputs(directory, report_path, md, html):
@@ -147,7 +202,7 @@ def check_outputs(directory, report_path, md, html):
 
 def users_ramp(trace, directory):
     steps = ["--users-start", "60", "--users-step", "10", "--users-max", "150",
-             "--hold", "3s", "--warmup", "34%", "--soak", "4s"]
+             "--hold", "3s", "--warmup", "30%", "--soak", "4s"]
     report = ramp(trace, directory, "users", steps=steps)
     if report is None:
         return
@@ -182,6 +237,8 @@ def main():
     directory = rt.temp_dir()
     trace = make_trace(directory)
     bad_options(trace)
+    early_failures(trace, directory)
+    interrupted_ramp(trace, directory)
 
     md = os.path.join(directory, "latency.md")
     html = os.path.join(directory, "latency.html")

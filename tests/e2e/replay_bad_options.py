@@ -67,6 +67,7 @@ COMBINATION_CASES = [
     (["--users", "2", "--rate", "10"], "--users"),
     (["--users", "2", "--over-limit", "drop"], "--over-limit"),
     (["--spawn", "5s"], "--spawn"),
+    (["--users", "2", "--spawn", "5s", "--duration", "2s"], "--spawn"),
     (["--transport", "lean", "--http2"], "--transport lean"),
     (["--insecure"], "--insecure"),
     (["--dry-run", "--loop", "forever"], "--dry-run"),

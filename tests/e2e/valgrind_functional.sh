@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs capture, inspect and replay (against reprise-target on 127.0.0.1)
-# under valgrind's memcheck and fails on any error or definite leak. It has
+# Runs capture, inspect, replay and a short ramp (against reprise-target on
+# 127.0.0.1), and renders the ramp's capacity report, under valgrind's
+# memcheck and fails on any error or definite leak. It has
 # no timing checks, because valgrind slows everything down. Valgrind cannot
 # run sanitizer builds, so it always uses the optimised build in
 # build/opt, building it when missing.
@@ -36,4 +37,12 @@ addr=$(sed -n 's/^listening //p' "$work/target.out")
 vg "$bin" replay "$work/t.rpz" --target "http://$addr" --speed 20 --max-gap 100ms --report "$work/run.json" >/dev/null
 vg "$bin" replay "$work/c.rpz" --target "http://$addr" --speed 1000 --max-gap 10ms >/dev/null
 grep -q '"requests_sent": 17' "$work/run.json" || { echo "report does not show 17 requests sent"; cat "$work/run.json"; exit 1; }
-echo "valgrind: capture, inspect and replay clean"
+
+# Two short rate steps and a soak; under valgrind the figures mean nothing,
+# only the memory checks count.
+vg "$bin" ramp "$work/t.rpz" --target "http://$addr" --start-rate 10 --step-rate 10 \
+  --max-rate 20 --hold 1s --soak 3s --report "$work/cap.json" --markdown "$work/cap.md" \
+  --html "$work/cap.html" >/dev/null
+vg "$bin" report "$work/cap.json" --html "$work/cap2.html" --markdown "$work/cap2.md" >/dev/null
+cmp -s "$work/cap.md" "$work/cap2.md" || { echo "capacity Markdown differs after reprise report"; exit 1; }
+echo "valgrind: capture, inspect, replay, ramp and report clean"
