@@ -114,8 +114,8 @@ static json_t *recovery_json(const rp_capacity_recovery *r)
 {
     if (!r->ran)
         return json_pack("{s:b}", "ran", 0);
-    return json_pack("{s:b, s:f, s:f, s:o, s:f, s:b, s:o}", "ran", 1, "pace", r->pace,
-                     "drain_s", r->drain_s,
+    return json_pack("{s:b, s:f, s:f, s:f, s:o, s:f, s:b, s:o}", "ran", 1, "pace", r->pace,
+                     "drain_s", r->drain_s, "overload_s", r->overload_s,
                      "recovered_after_s", r->recovered ? json_real(r->recovered_after_s)
                                                        : json_null(),
                      "threshold_p95_ms", r->threshold_p95_ms, "leak_suspected", !r->recovered,
@@ -237,6 +237,7 @@ static int read_tail(const json_t *root, rp_capacity *c)
     r->ran = json_is_true(json_object_get(rec, "ran"));
     r->pace = num(rec, "pace");
     r->drain_s = num(rec, "drain_s");
+    r->overload_s = num(rec, "overload_s");
     r->recovered = json_is_number(json_object_get(rec, "recovered_after_s"));
     r->recovered_after_s = num(rec, "recovered_after_s");
     r->threshold_p95_ms = num(rec, "threshold_p95_ms");

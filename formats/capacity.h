@@ -60,10 +60,11 @@ typedef struct rp_capacity_recovery {
     double pace;
     double drain_s;               /* the knee step's answers still coming
                                      after its sending stopped */
+    double overload_s;            /* at the knee pace again before the drop */
     int recovered;
-    double recovered_after_s;     /* from the start of the recovery step */
+    double recovered_after_s;     /* from the drop to half the knee pace */
     double threshold_p95_ms;      /* 1.2 times the first step's p95 */
-    rp_capacity_series series;
+    rp_capacity_series series;    /* whole seconds after the drop */
 } rp_capacity_recovery;
 
 typedef struct rp_capacity_soak {

@@ -168,8 +168,8 @@ static void result_table(FILE *f, const rp_capacity *c)
     }
     if (c->recovery.ran) {
         if (c->recovery.recovered)
-            snprintf(buf, sizeof buf, "p95 back within 20%% after %.0f s at half the knee "
-                     "pace", c->recovery.recovered_after_s);
+            snprintf(buf, sizeof buf, "p95 back within 20%% %.1f s after the drop to half "
+                     "the knee pace", c->recovery.recovered_after_s);
         else
             snprintf(buf, sizeof buf, "p95 not back within 20%%: possible leak");
         result_row(f, "recovery", "recovered_after_s",
@@ -238,8 +238,8 @@ static int body(FILE *f, const rp_capacity *c)
     int rc = 0;
     if (c->recovery.ran) {
         fputs("<h2>Recovery</h2>\n", f);
-        rc |= series_chart(f, "recovery", "p95 per second at half the knee pace",
-                           "second of the recovery step", &c->recovery.series,
+        rc |= series_chart(f, "recovery", "p95 per second after the drop to half the knee pace",
+                           "second after the drop", &c->recovery.series,
                            c->recovery.threshold_p95_ms);
     }
     if (c->soak.ran) {

@@ -109,15 +109,14 @@ static void recovery_line(FILE *f, const rp_capacity *c)
         return;
     char pace[32];
     rp_capacity_format_pace(c->unit, r->pace, pace, sizeof pace);
-    fprintf(f, "recovery: the knee step's last responses came %.1f s after its sending "
-            "stopped; ", r->drain_s);
+    fprintf(f, "recovery: %.0f s more at the knee pace, then down to %s in the same run: ",
+            r->overload_s, pace);
     if (r->recovered)
-        fprintf(f, "then at %s, p95 came back within 20%% of the first step's (%.2f ms) "
-                "after %.0f s\n", pace, r->threshold_p95_ms, r->recovered_after_s);
+        fprintf(f, "p95 came back within 20%% of the first step's (%.2f ms) %.1f s after the "
+                "drop\n", r->threshold_p95_ms, r->recovered_after_s);
     else
-        fprintf(f, "then at %s, p95 did not come back within 20%% of the first step's "
-                "(%.2f ms) during the hold: possible leak or lasting degradation\n", pace,
-                r->threshold_p95_ms);
+        fprintf(f, "p95 did not come back within 20%% of the first step's (%.2f ms) during "
+                "the hold: possible leak or lasting degradation\n", r->threshold_p95_ms);
 }
 
 static void soak_line(FILE *f, const rp_capacity *c)

@@ -67,6 +67,13 @@ typedef struct rp_engine_config {
     uint64_t passes;             /* 1 replays the trace once; 0 repeats it
                                     until duration_ns or the stop signal */
     uint64_t duration_ns;        /* no request starts after this; 0: none */
+    /* A pace change at pace_change_at_ns after the start (0: none): the
+     * paced schedule's remaining gaps are multiplied by pace_change_factor
+     * (2 halves the pace), and in users mode only users / factor users go
+     * on. The change needs no new connections and no drain, so a queue
+     * built before it carries over. */
+    uint64_t pace_change_at_ns;
+    double pace_change_factor;   /* >= 1 */
     uint32_t users;              /* > 0: closed-loop virtual users */
     uint64_t users_spawn_ns;     /* users mode: user i of n starts at
                                     i * users_spawn_ns / n, so they do not

@@ -1,6 +1,7 @@
 #include "replay/worker.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -209,6 +210,27 @@ static void note_warning(rp_worker *w, const char *msg)
         snprintf(w->res.warning, sizeof w->res.warning, "%s", msg);
 }
 
+/* The due time of schedule offset offset_ns, after the pace change. */
+static uint64_t due_at(const rp_worker *w, uint64_t offset_ns)
+{
+    const rp_engine_config *cfg = w->sh->cfg;
+    uint64_t at = cfg->pace_change_at_ns;
+    if (at != 0 && offset_ns > at)
+        offset_ns = at + (uint64_t)((double)(offset_ns - at) * cfg->pace_change_factor);
+    return w->sh->start_ns + offset_ns;
+}
+
+/* Whether user u stops at the pace change: after it, the first
+ * user_count / factor users of this worker go on. */
+static int user_leaves(const rp_worker *w, const user *u, uint64_t now)
+{
+    const rp_engine_config *cfg = w->sh->cfg;
+    if (cfg->pace_change_at_ns == 0 || now < w->sh->start_ns + cfg->pace_change_at_ns)
+        return 0;
+    double keep = ceil((double)w->user_count / cfg->pace_change_factor);
+    return (double)(u - w->users) >= keep;
+}
+
 /* Whether a request whose due time is due_ns may still start. */
 static int within_duration(const rp_worker *w, uint64_t due_ns)
 {
@@ -245,7 +267,7 @@ static int sched_dispatch(rp_worker *w)
         note_warning(w, msg);
 
         uint64_t now = batch_now ? batch_now : uv_hrtime();
-        uint64_t due = w->pace == RP_PACE_MAX ? now : w->sh->start_ns + it.offset_ns;
+        uint64_t due = w->pace == RP_PACE_MAX ? now : due_at(w, it.offset_ns);
         if (!within_duration(w, due)) {
             end_sending(w, 1);
             break;
@@ -400,6 +422,8 @@ static int users_dispatch(rp_worker *w)
             break;
         }
         heap_pop(w);
+        if (user_leaves(w, u, now))
+            continue;
         w->stats.due++;
         const rp_record *rec = &ss->reqs[u->next_req].rec;
         int last = u->next_req + 1 == ss->first[u->session + 1];
@@ -516,11 +540,10 @@ static void count_left(rp_worker *w, uint64_t until)
         return;
     }
     rp_sched_item it;
-    while (rp_sched_peek(w->sched, &it, NULL, 0) == 0 &&
-           w->sh->start_ns + it.offset_ns < until) {
+    while (rp_sched_peek(w->sched, &it, NULL, 0) == 0 && due_at(w, it.offset_ns) < until) {
         w->stats.due++;
         w->stats.left_at_stop++;
-        result_unsent(w, it.rec, w->sh->start_ns + it.offset_ns, until, RP_RES_NOT_SENT);
+        result_unsent(w, it.rec, due_at(w, it.offset_ns), until, RP_RES_NOT_SENT);
         rp_sched_advance(w->sched);
     }
 }

@@ -24,6 +24,18 @@
 #define SOAK_MARGIN 1.2              /* last third 20% above the first: degrading */
 #define SOAK_MIN_RISE_MS 1.0         /* and by more than this, above timer noise */
 #define USERS_LAG_GAP_NS 1000000000ull /* users: judge lag against 1 ms, as open loop */
+#define MIN_OVERLOAD_NS 1000000000ull  /* recovery: the knee pace for at least 1 s */
+#define MIN_RECOVERY_NS 5000000000ull  /* and half of it for at least 5 s */
+
+/* One engine run: the pace, how long, how the users start, and an
+ * optional pace change. */
+typedef struct run_spec {
+    double pace;
+    uint64_t duration_ns;
+    uint64_t spawn_ns;           /* users start over this */
+    uint64_t change_at_ns;       /* 0: no pace change */
+    double change_factor;        /* gaps times this after the change */
+} run_spec;
 
 typedef struct run_out {
     rp_stats stats;
@@ -68,19 +80,22 @@ static int build_plan(const ramp_opts *o, double pace, rp_plan *plan)
     return 0;
 }
 
-static void engine_config(const ramp_opts *o, const rp_plan *plan, double pace,
-                          uint64_t duration_ns, uint64_t spawn_ns, rp_engine_config *cfg)
+static void engine_config(const ramp_opts *o, const rp_plan *plan, const run_spec *spec,
+                          rp_engine_config *cfg)
 {
     int users = o->unit == RP_CAPACITY_USERS;
+    double pace = spec->pace;
     *cfg = (rp_engine_config){
         .trace_path = o->trace,
         .plan = plan,
         .rules = &o->rules,
         .target = &o->target,
         .passes = 0,
-        .duration_ns = duration_ns,
+        .duration_ns = spec->duration_ns,
+        .pace_change_at_ns = spec->change_at_ns,
+        .pace_change_factor = spec->change_factor,
         .users = users ? (uint32_t)pace : 0,
-        .users_spawn_ns = users ? spawn_ns : 0,
+        .users_spawn_ns = users ? spec->spawn_ns : 0,
         /* A user waits for its response, so it needs one connection. */
         .max_inflight = users ? (uint32_t)pace : DEFAULT_MAX_INFLIGHT,
         .conn_mode = RP_CONN_POOL,
@@ -92,11 +107,11 @@ static void engine_config(const ramp_opts *o, const rp_plan *plan, double pace,
     };
 }
 
-/* Replays the trace at pace for duration_ns, looping it. */
-static int run_pace(const ramp_opts *o, double pace, uint64_t duration_ns, uint64_t spawn_ns,
-                    run_out *out)
+/* Replays the trace under spec, looping it. */
+static int run_spec_once(const ramp_opts *o, const run_spec *spec, run_out *out)
 {
     rp_plan plan;
+    double pace = spec->pace;
     int rc = build_plan(o, pace, &plan);
     if (rc != 0)
         return rc;
@@ -113,7 +128,7 @@ static int run_pace(const ramp_opts *o, double pace, uint64_t duration_ns, uint6
     }
 
     rp_engine_config cfg;
-    engine_config(o, &plan, pace, duration_ns, spawn_ns, &cfg);
+    engine_config(o, &plan, spec, &cfg);
     cfg.results = out->results;
     char err[512];
     rc = rp_engine_run(&cfg, &out->stats, &out->res, err, sizeof err);
@@ -125,6 +140,14 @@ static int run_pace(const ramp_opts *o, double pace, uint64_t duration_ns, uint6
     }
     rp_results_finish(out->results);
     return 0;
+}
+
+/* Replays the trace at pace for duration_ns, looping it. */
+static int run_pace(const ramp_opts *o, double pace, uint64_t duration_ns, uint64_t spawn_ns,
+                    run_out *out)
+{
+    run_spec spec = { pace, duration_ns, spawn_ns, 0, 1.0 };
+    return run_spec_once(o, &spec, out);
 }
 
 /* ---- figures ---- */
@@ -273,25 +296,66 @@ static int per_second_p95(const run_out *r, rp_capacity_series *out)
     return 0;
 }
 
+/* The p95 of each whole second from from_ns after the run's start; -1 for
+ * a second without a response. *lead_s is the time from from_ns to the
+ * first of those seconds. */
+static int seconds_after(const run_out *r, uint64_t from_ns, rp_capacity_series *out,
+                         double *lead_s)
+{
+    uint64_t from_wall = r->res.start_wall_ns + from_ns;
+    int64_t first = (int64_t)((from_wall + 999999999ull) / 1000000000ull);
+    *lead_s = ((double)first * 1e9 - (double)from_wall) / 1e9;
+    size_t n = rp_results_second_count(r->results), count = 0;
+    for (size_t i = 0; i < n; i++) {
+        int64_t k = rp_results_second_at(r->results, i)->epoch_s - first;
+        if (k >= 0 && (size_t)k + 1 > count)
+            count = (size_t)k + 1;
+    }
+    out->count = 0;
+    out->p95_ms = malloc((count > 0 ? count : 1) * sizeof *out->p95_ms);
+    if (out->p95_ms == NULL)
+        return -1;
+    for (size_t k = 0; k < count; k++)
+        out->p95_ms[k] = -1;
+    for (size_t i = 0; i < n; i++) {
+        const rp_results_second *sec = rp_results_second_at(r->results, i);
+        int64_t k = sec->epoch_s - first;
+        if (k >= 0 && sec->rt_count > 0)
+            out->p95_ms[k] = ms(sec->rt_p95_us);
+    }
+    out->count = count;
+    return 0;
+}
+
 int ramp_run_recovery(const ramp_opts *o, double knee_pace, double first_p95_ms,
                       rp_capacity_recovery *rec, ramp_extra *x)
 {
     run_out r;
+    int users = o->unit == RP_CAPACITY_USERS;
     rec->pace = knee_pace / 2;
     if (o->unit == RP_CAPACITY_SPEED && rec->pace < 0.1)
         rec->pace = 0.1;
-    if (o->unit == RP_CAPACITY_USERS)
+    if (users)
         rec->pace = rec->pace < 1 ? 1 : floor(rec->pace);
-    /* Users start over the warm-up share, as in a step; without that
-     * spread their first requests arrive as one burst. */
-    uint64_t spawn_ns = (uint64_t)((double)o->hold_ns * o->warmup);
-    int rc = run_pace(o, rec->pace, o->hold_ns, spawn_ns, &r);
+
+    /* The knee pace again for the warm-up share of a hold (users first
+     * start over that much), so the overload builds up, then the drop in
+     * the same run: the same connections, and no drain in between. */
+    uint64_t warm_ns = (uint64_t)((double)o->hold_ns * o->warmup);
+    uint64_t spawn_ns = users ? warm_ns : 0;
+    uint64_t overload_ns = (warm_ns > MIN_OVERLOAD_NS ? warm_ns : MIN_OVERLOAD_NS) + spawn_ns;
+    uint64_t after_ns = o->hold_ns > MIN_RECOVERY_NS ? o->hold_ns : MIN_RECOVERY_NS;
+    run_spec spec = { knee_pace, overload_ns + after_ns, spawn_ns, overload_ns,
+                      knee_pace / rec->pace };
+    int rc = run_spec_once(o, &spec, &r);
     if (rc != 0)
         return rc;
     x->interrupted = r.res.interrupted;
     rec->ran = 1;
+    rec->overload_s = (double)overload_ns / 1e9;
     rec->threshold_p95_ms = first_p95_ms * RECOVERY_MARGIN;
-    rc = per_second_p95(&r, &rec->series);
+    double lead_s = 0;
+    rc = seconds_after(&r, overload_ns, &rec->series, &lead_s);
     free_run(&r);
     if (rc != 0) {
         fprintf(stderr, "reprise ramp: out of memory\n");
@@ -301,7 +365,7 @@ int ramp_run_recovery(const ramp_opts *o, double knee_pace, double first_p95_ms,
         double p95 = rec->series.p95_ms[i];
         if (p95 >= 0 && p95 <= rec->threshold_p95_ms) {
             rec->recovered = 1;
-            rec->recovered_after_s = (double)(i + 1);
+            rec->recovered_after_s = lead_s + (double)(i + 1);
             break;
         }
     }

@@ -87,6 +87,16 @@ def check_report(report, expected_signal, label):
     rt.check_eq(rec.get("ran"), True, "%s: the recovery step ran" % label)
     rt.check("recovered_after_s" in rec and "leak_suspected" in rec,
              "%s: recovery has recovered_after_s and leak_suspected" % label)
+    knee_pace = knee.get("pace") or 0
+    rt.check(abs(rec.get("pace", 0) - knee_pace / 2) <= 1,
+             "%s: recovery drops to half the knee pace (%s of %s)"
+             % (label, rec.get("pace"), knee_pace))
+    rt.check(rec.get("overload_s", 0) >= 1, "%s: recovery first overloads for 1 s or more"
+             % label)
+    # A target that does not leak comes back within the 5 s after the drop.
+    rt.check_eq(rec.get("leak_suspected"), False,
+                "%s: no leak suspected (p95 per second after the drop %s)"
+                % (label, rec.get("p95_ms_per_second")))
 
 
 def ramp(trace, directory, name, *target_args, ramp_args=(), steps=STEPS):
