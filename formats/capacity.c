@@ -150,8 +150,14 @@ int rp_capacity_write_json(const rp_capacity *c, const char *path, char *err, si
         "capacity", capacity_json(c), "steps", steps,
         "recovery", recovery_json(&c->recovery), "soak", soak_json(&c->soak));
     /* Ten digits keep every figure and print 0.2 as 0.2, not 0.20000000000000001. */
-    int rc = root != NULL ? json_dump_file(root, path, JSON_INDENT(2) | JSON_REAL_PRECISION(10))
-                          : -1;
+    int rc = -1;
+    FILE *f = root != NULL ? fopen(path, "w") : NULL;
+    if (f != NULL) {
+        rc = json_dumpf(root, f, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
+        fputc('\n', f);
+        if (fclose(f) != 0)
+            rc = -1;
+    }
     json_decref(root);
     if (rc != 0) {
         snprintf(err, errlen, "cannot write %s: %s; check that its directory exists and is "

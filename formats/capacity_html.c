@@ -137,6 +137,40 @@ static void result_row(FILE *f, const char *label, const char *key, double value
     fputs("</td></tr>\n", f);
 }
 
+static void recovery_rows(FILE *f, const rp_capacity *c)
+{
+    const rp_capacity_recovery *r = &c->recovery;
+    char buf[160], pace[32];
+    rp_capacity_format_pace(c->unit, r->pace, pace, sizeof pace);
+    snprintf(buf, sizeof buf, "%.1f s more at the knee pace, then %s", r->overload_s, pace);
+    result_row(f, "recovery run", "recovery_pace", r->pace, buf);
+    if (r->recovered)
+        snprintf(buf, sizeof buf, "p95 within 20%% of the first step's (%.2f ms) within %.0f s "
+                 "of the drop", r->threshold_p95_ms, r->recovered_after_s);
+    else
+        snprintf(buf, sizeof buf, "p95 not back within 20%% of the first step's (%.2f ms): "
+                 "possible leak", r->threshold_p95_ms);
+    result_row(f, "recovery", "recovered_after_s", r->recovered ? r->recovered_after_s : -1,
+               buf);
+}
+
+static void soak_rows(FILE *f, const rp_capacity *c)
+{
+    const rp_capacity_soak *s = &c->soak;
+    char buf[160], pace[32];
+    rp_capacity_format_pace(c->unit, s->pace, pace, sizeof pace);
+    snprintf(buf, sizeof buf, "%s for %.0f s: %.1f requests/s, errors %.2f%%", pace,
+             s->duration_s, s->achieved_rate, 100.0 * s->error_rate);
+    result_row(f, "soak run", "soak_error_rate", s->error_rate, buf);
+    if (s->first_p95_ms >= 0 && s->last_p95_ms >= 0)
+        snprintf(buf, sizeof buf, "%s: median p95 per second %.2f ms in the first third, "
+                 "%.2f ms in the last", s->degrading ? "degrading" : "steady", s->first_p95_ms,
+                 s->last_p95_ms);
+    else
+        snprintf(buf, sizeof buf, "%s", s->degrading ? "degrading" : "steady");
+    result_row(f, "soak", "soak_degrading", s->degrading, buf);
+}
+
 static void result_table(FILE *f, const rp_capacity *c)
 {
     char buf[160];
@@ -150,6 +184,9 @@ static void result_table(FILE *f, const rp_capacity *c)
         result_row(f, "at pace", "stable_pace", s->pace, buf);
         snprintf(buf, sizeof buf, "%" PRIu64, s->connections);
         result_row(f, "connections in use", "connections", (double)s->connections, buf);
+    } else if (c->knee < 0) {
+        result_row(f, "highest stable rate", "stable_rate", -1,
+                   "not found: the ramp was interrupted before its first step ended");
     } else {
         result_row(f, "highest stable rate", "stable_rate", -1,
                    "not found: the first step is already past the knee");
@@ -161,25 +198,20 @@ static void result_table(FILE *f, const rp_capacity *c)
                  rp_capacity_signal_name(c->steps[c->knee].signal));
         result_row(f, "knee", "knee_step", (double)(c->knee + 1), buf);
     }
-    result_row(f, "limited by", "limited_by", c->knee >= 0 ? 1 : 0, rp_capacity_limited_by(c));
+    const char *limited = rp_capacity_limited_by(c);
+    if (c->knee < 0 && c->stopped == RP_CAPACITY_RAN)
+        limited = "max_step: no knee up to the last step, the capacity is at least this";
+    else if (c->knee < 0 && c->stopped == RP_CAPACITY_STOPPED_STEPS)
+        limited = "interrupted before a knee: the capacity is at least this";
+    result_row(f, "limited by", "limited_by", c->knee >= 0 ? 1 : 0, limited);
     if (c->stopped != RP_CAPACITY_RAN) {
         snprintf(buf, sizeof buf, "stopped during the %s", rp_capacity_stop_name(c->stopped));
         result_row(f, "interrupted", "interrupted_in", c->stopped, buf);
     }
-    if (c->recovery.ran) {
-        if (c->recovery.recovered)
-            snprintf(buf, sizeof buf, "p95 back within 20%% %.1f s after the drop to half "
-                     "the knee pace", c->recovery.recovered_after_s);
-        else
-            snprintf(buf, sizeof buf, "p95 not back within 20%%: possible leak");
-        result_row(f, "recovery", "recovered_after_s",
-                   c->recovery.recovered ? c->recovery.recovered_after_s : -1, buf);
-    }
-    if (c->soak.ran) {
-        snprintf(buf, sizeof buf, "%s over %.0f s", c->soak.degrading ? "degrading" : "steady",
-                 c->soak.duration_s);
-        result_row(f, "soak", "soak_degrading", c->soak.degrading, buf);
-    }
+    if (c->recovery.ran)
+        recovery_rows(f, c);
+    if (c->soak.ran)
+        soak_rows(f, c);
     fputs("</table>\n", f);
 }
 

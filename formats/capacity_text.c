@@ -19,7 +19,8 @@ void rp_capacity_print_header(FILE *f, int unit)
 
 static void step_note(const rp_capacity_step *s, char *buf, size_t len)
 {
-    snprintf(buf, len, "%s%s", s->saturated ? "generator saturated " : "",
+    snprintf(buf, len, "%s%s%s", s->saturated ? "generator saturated" : "",
+             s->saturated && s->signal != RP_CAPACITY_NONE ? " " : "",
              s->signal != RP_CAPACITY_NONE ? "<- knee" : "");
 }
 
@@ -33,9 +34,9 @@ void rp_capacity_print_step(FILE *f, const rp_capacity *c, size_t i)
     else
         snprintf(asked, sizeof asked, "%.1f", s->asked_rate);
     step_note(s, note, sizeof note);
-    fprintf(f, "%-5zu %-10s %10s %10.1f %9.2f %9.2f %9.2f %7.2f%% %6" PRIu64 " %s\n", i + 1,
+    fprintf(f, "%-5zu %-10s %10s %10.1f %9.2f %9.2f %9.2f %7.2f%% %6" PRIu64 "%s%s\n", i + 1,
             pace, asked, s->achieved_rate, s->p50_ms, s->p95_ms, s->p99_ms,
-            s->error_rate * 100.0, s->connections, note);
+            s->error_rate * 100.0, s->connections, note[0] ? " " : "", note);
     fflush(f);
 }
 
@@ -61,8 +62,9 @@ static void capacity_line(FILE *f, const rp_capacity *c)
     else if (c->knee < 0)
         note = " (no knee up to the last step: the capacity is at least this)";
     rp_capacity_format_pace(c->unit, s->pace, pace, sizeof pace);
-    fprintf(f, "capacity: %.1f requests/s at %s, %" PRIu64 " connections in use%s\n",
-            s->achieved_rate, pace, s->connections, note);
+    fprintf(f, "capacity: %.1f requests/s at %s, %" PRIu64 " %s%s\n", s->achieved_rate, pace,
+            s->connections, c->unit == RP_CAPACITY_USERS ? "requests in flight at most"
+                                                         : "connections in use", note);
 }
 
 static void stopped_line(FILE *f, const rp_capacity *c)
@@ -109,11 +111,11 @@ static void recovery_line(FILE *f, const rp_capacity *c)
         return;
     char pace[32];
     rp_capacity_format_pace(c->unit, r->pace, pace, sizeof pace);
-    fprintf(f, "recovery: %.0f s more at the knee pace, then down to %s in the same run: ",
+    fprintf(f, "recovery: %.1f s more at the knee pace, then down to %s in the same run: ",
             r->overload_s, pace);
     if (r->recovered)
-        fprintf(f, "p95 came back within 20%% of the first step's (%.2f ms) %.1f s after the "
-                "drop\n", r->threshold_p95_ms, r->recovered_after_s);
+        fprintf(f, "p95 came back within 20%% of the first step's (%.2f ms) within %.0f s of "
+                "the drop\n", r->threshold_p95_ms, r->recovered_after_s);
     else
         fprintf(f, "p95 did not come back within 20%% of the first step's (%.2f ms) during "
                 "the hold: possible leak or lasting degradation\n", r->threshold_p95_ms);
@@ -131,8 +133,13 @@ static void soak_line(FILE *f, const rp_capacity *c)
     if (s->first_p95_ms >= 0 && s->last_p95_ms >= 0)
         fprintf(f, ", median p95 per second %.2f ms in the first third and %.2f ms in the "
                 "last", s->first_p95_ms, s->last_p95_ms);
-    fprintf(f, ": %s\n", s->degrading ? "degrading (p95 rose over 20% or errors passed the "
-                                        "limit while the pace held)" : "steady");
+    if (!s->degrading)
+        fprintf(f, ": steady\n");
+    else if (s->error_rate > c->max_error_rate)
+        fprintf(f, ": degrading, errors above %.2f%% while the pace held\n",
+                100.0 * c->max_error_rate);
+    else
+        fprintf(f, ": degrading, p95 rose by more than 20%% while the pace held\n");
 }
 
 /* ---- the text chart ---- */

@@ -294,8 +294,15 @@ static int run_workers(engine *e, rp_engine_result *res, char *err, size_t errle
     res->start_wall_ns = (uint64_t)wall.tv_sec * 1000000000ull + (uint64_t)wall.tv_nsec;
     e->sh.start_ns = uv_hrtime();
     e->sh.start_wall_ns = res->start_wall_ns;
+    /* Shifts the results' clock back by under a second, so that their
+     * seconds start at results_second_at_ns after the start. */
+    uint64_t at = res->start_wall_ns + e->cfg->results_second_at_ns;
+    e->sh.results_wall_ns = res->start_wall_ns;
+    if (e->cfg->results_second_at_ns != 0)
+        e->sh.results_wall_ns -= at % 1000000000ull;
+    res->results_wall_ns = e->sh.results_wall_ns;
     if (e->cfg->results != NULL)
-        rp_results_set_clock(e->cfg->results, e->sh.start_ns, res->start_wall_ns);
+        rp_results_set_clock(e->cfg->results, e->sh.start_ns, e->sh.results_wall_ns);
     if (e->cfg->stop_signal != 0)
         uv_signal_start(&e->signal, on_signal, e->cfg->stop_signal);
     if (e->cfg->progress != NULL)

@@ -108,10 +108,18 @@ typedef struct rp_engine_config {
      * merged in at the end) under the failure rules it was created with;
      * NULL for none. It should be empty: its clock is set to the run's. */
     rp_results *results;
+    /* When nonzero, the results' seconds start at this offset from the
+     * start (and each second after it) instead of at whole wall-clock
+     * seconds: their clock runs up to a second behind the wall clock.
+     * Used to measure whole seconds from a given point of the run. */
+    uint64_t results_second_at_ns;
 } rp_engine_config;
 
 typedef struct rp_engine_result {
     uint64_t start_wall_ns;      /* wall-clock time the run started */
+    uint64_t results_wall_ns;    /* the results' clock at the start: as
+                                    start_wall_ns unless results_second_at_ns
+                                    shifted it */
     uint64_t duration_ns;        /* from then to the last completion, or the stop */
     int interrupted;             /* ended by stop_signal */
     int hit_duration;            /* stopped sending at duration_ns */

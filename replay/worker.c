@@ -585,7 +585,9 @@ static void publish(rp_worker *w)
     rp_worker_snapshot *s = &w->snap;
     pthread_mutex_lock(&s->lock);
     atomic_store_explicit(&s->due, w->stats.due, memory_order_relaxed);
-    atomic_store_explicit(&s->sent, w->stats.sent, memory_order_relaxed);
+    /* stats.sent is counted when a request ends; the progress line wants
+     * the requests that went out, so it shows the pace kept under load. */
+    atomic_store_explicit(&s->sent, w->stats.submitted, memory_order_relaxed);
     atomic_store_explicit(&s->responses, w->stats.responses, memory_order_relaxed);
     atomic_store_explicit(&s->errors, rp_stats_errors_total(&w->stats), memory_order_relaxed);
     atomic_store_explicit(&s->in_flight, w->in_flight, memory_order_relaxed);
@@ -744,7 +746,7 @@ static void *worker_main(void *arg)
     if (w->error == 0 && !atomic_load(&w->sh->abort_start)) {
         w->last_event_ns = w->sh->start_ns;
         if (w->results != NULL)
-            rp_results_set_clock(w->results, w->sh->start_ns, w->sh->start_wall_ns);
+            rp_results_set_clock(w->results, w->sh->start_ns, w->sh->results_wall_ns);
         if (w->users_mode)
             start_users(w);
         if (w->sh->cfg->duration_ns != 0)

@@ -26,6 +26,7 @@ typedef struct rp_shared {
     uint32_t threads;
     uint64_t start_ns;               /* set before the workers start sending */
     uint64_t start_wall_ns;          /* Unix time (ns) at start_ns */
+    uint64_t results_wall_ns;        /* the results' clock at start_ns */
     atomic_int abort_start;          /* a worker failed to set up: none sends */
     pthread_mutex_t gate_lock;       /* guards ready and go */
     pthread_cond_t gate;             /* signalled when either changes */

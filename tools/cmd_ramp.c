@@ -6,8 +6,8 @@
  * whether it keeps degrading. Running the steps is tools/ramp_run.c; the
  * report's formats are formats/capacity*.c. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
-#include <libgen.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -113,19 +113,22 @@ static int parse_users(const char *option, const char *arg, double *out)
     return 0;
 }
 
-/* Parses "20%" or "20" as a share 0..max_share. */
-static int parse_percent(const char *option, const char *arg, double max_share, double *out)
+/* Parses "20%" as a share 0..max_share; example shows the form. */
+static int parse_percent(const char *option, const char *arg, double max_share,
+                         const char *example, double *out)
 {
     char buf[64];
     snprintf(buf, sizeof buf, "%s", arg);
     size_t n = strlen(buf);
-    if (n > 0 && buf[n - 1] == '%')
+    int has_sign = n > 0 && buf[n - 1] == '%';
+    if (has_sign)
         buf[n - 1] = '\0';
     double d;
-    if (rp_cli_parse_double(buf, &d) != 0 || d / 100.0 > max_share) {
-        char accepted[96];
-        snprintf(accepted, sizeof accepted, "expected a percentage from 0%% to %g%%, such as 5%%",
-                 max_share * 100.0);
+    /* The % sign is required: a bare 0.2 could mean 0.2% or 20%. */
+    if (!has_sign || rp_cli_parse_double(buf, &d) != 0 || d / 100.0 > max_share) {
+        char accepted[128];
+        snprintf(accepted, sizeof accepted, "expected a percentage with its %% sign, from 0%% "
+                 "to %g%%, such as %s", max_share * 100.0, example);
         return bad_value(option, arg, accepted);
     }
     *out = d / 100.0;
@@ -201,14 +204,14 @@ static int apply_limits(ramp_opts *o, int opt, const char *arg)
                              "10m");
         return 0;
     case OPT_WARMUP:
-        return parse_percent("--warmup", arg, 0.9, &o->warmup);
+        return parse_percent("--warmup", arg, 0.9, "20%", &o->warmup);
     case OPT_KNEE_FACTOR:
         if (rp_cli_parse_double(arg, &d) != 0 || d <= 1.0 || d > 1000)
             return bad_value("--knee-factor", arg, "expected a number above 1, such as 2");
         o->knee_factor = d;
         return 0;
     case OPT_MAX_ERROR_RATE:
-        return parse_percent("--max-error-rate", arg, 1.0, &o->max_error_rate);
+        return parse_percent("--max-error-rate", arg, 1.0, "1%", &o->max_error_rate);
     case OPT_CONNECTIONS:
         if (rp_cli_parse_double(arg, &d) != 0 || d < 1 || d > 100000 || d != floor(d))
             return bad_value("--connections", arg, "expected a whole number from 1 to 100000");
@@ -272,8 +275,9 @@ static int check_steps(ramp_opts *o, const steps_seen *seen)
     if (!(bits & 4))
         o->max = o->start + o->step * (DEFAULT_STEPS - 1);
     if (o->max < o->start) {
-        char msg[160];
-        snprintf(msg, sizeof msg, "the maximum step is below the start: raise %s", names[2]);
+        char msg[200];
+        snprintf(msg, sizeof msg, "the maximum step (%s %g) is below the start (%s %g): raise "
+                 "%s", names[2], o->max, names[0], o->start, names[2]);
         return usage_error(msg);
     }
     if ((o->max - o->start) / o->step + 1 > RP_CAPACITY_MAX_STEPS) {
@@ -452,19 +456,25 @@ static void set_rules_target(ramp_opts *o)
     snprintf(o->rules.base_path, sizeof o->rules.base_path, "%s", t->base_path);
 }
 
-/* Checks that each output's directory exists and is writable, so a long
- * ramp does not end unable to write its report. */
+/* Checks that each output can be written, so a long ramp does not end
+ * unable to write its report: opens the file for writing without
+ * truncating it, and removes it again when it did not exist. */
 static int check_output(const char *option, const char *path)
 {
     if (path == NULL)
         return 0;
-    char copy[4096];
-    snprintf(copy, sizeof copy, "%s", path);
-    const char *dir = dirname(copy);
-    if (access(dir, W_OK | X_OK) == 0 && (access(path, F_OK) != 0 || access(path, W_OK) == 0))
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    int created = fd >= 0;
+    if (fd < 0 && errno == EEXIST)
+        fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        close(fd);
+        if (created)
+            unlink(path);
         return 0;
-    fprintf(stderr, "reprise ramp: cannot write %s %s: %s; check that directory %s exists "
-            "and is writable\n", option, path, strerror(errno), dir);
+    }
+    fprintf(stderr, "reprise ramp: cannot write %s %s: %s; give a file path in a writable "
+            "directory\n", option, path, strerror(errno));
     return -1;
 }
 

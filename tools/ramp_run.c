@@ -9,6 +9,7 @@
  * merging those seconds' response-time histograms. */
 #include "tools/ramp.h"
 
+#include <inttypes.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -30,11 +31,13 @@
 /* One engine run: the pace, how long, how the users start, and an
  * optional pace change. */
 typedef struct run_spec {
+    const char *label;           /* for the progress line, e.g. "step 3" */
     double pace;
     uint64_t duration_ns;
     uint64_t spawn_ns;           /* users start over this */
     uint64_t change_at_ns;       /* 0: no pace change */
     double change_factor;        /* gaps times this after the change */
+    uint64_t second_at_ns;       /* results' seconds start here; 0: wall clock */
 } run_spec;
 
 typedef struct run_out {
@@ -94,6 +97,7 @@ static void engine_config(const ramp_opts *o, const rp_plan *plan, const run_spe
         .duration_ns = spec->duration_ns,
         .pace_change_at_ns = spec->change_at_ns,
         .pace_change_factor = spec->change_factor,
+        .results_second_at_ns = spec->second_at_ns,
         .users = users ? (uint32_t)pace : 0,
         .users_spawn_ns = users ? spec->spawn_ns : 0,
         /* A user waits for its response, so it needs one connection. */
@@ -105,6 +109,23 @@ static void engine_config(const ramp_opts *o, const rp_plan *plan, const run_spe
         .threads = 1,
         .stop_signal = SIGINT,
     };
+}
+
+/* Shows the run's progress on one terminal line, rewritten every second. */
+static void on_progress(void *ctx, const rp_engine_progress *p)
+{
+    const run_spec *spec = ctx;
+    if (p->elapsed_ns <= spec->duration_ns)
+        fprintf(stderr, "\r  %s: %.0f of %.0f s", spec->label, (double)p->elapsed_ns / 1e9,
+                (double)spec->duration_ns / 1e9);
+    else
+        fprintf(stderr, "\r  %s: waiting for the last responses", spec->label);
+    fprintf(stderr, ", sent %.0f/s, done %.0f/s, in flight %" PRIu64, p->sent_per_s,
+            p->responses_per_s, p->in_flight);
+    if (p->recent_p95_us > 0)
+        fprintf(stderr, ", p95 %.2f ms", (double)p->recent_p95_us / 1000.0);
+    fprintf(stderr, "\033[K");
+    fflush(stderr);
 }
 
 /* Replays the trace under spec, looping it. */
@@ -130,8 +151,14 @@ static int run_spec_once(const ramp_opts *o, const run_spec *spec, run_out *out)
     rp_engine_config cfg;
     engine_config(o, &plan, spec, &cfg);
     cfg.results = out->results;
+    if (rp_cli_is_tty()) {
+        cfg.progress = on_progress;
+        cfg.progress_ctx = (void *)spec;
+    }
     char err[512];
     rc = rp_engine_run(&cfg, &out->stats, &out->res, err, sizeof err);
+    if (cfg.progress != NULL)
+        fprintf(stderr, "\r\033[K");
     rp_plan_free(&plan);
     if (rc == RP_ENGINE_ETRACE || rc == RP_ENGINE_ESETUP) {
         fprintf(stderr, "reprise ramp: %s\n", err);
@@ -142,11 +169,16 @@ static int run_spec_once(const ramp_opts *o, const run_spec *spec, run_out *out)
     return 0;
 }
 
-/* Replays the trace at pace for duration_ns, looping it. */
-static int run_pace(const ramp_opts *o, double pace, uint64_t duration_ns, uint64_t spawn_ns,
-                    run_out *out)
+/* Replays the trace at pace for duration_ns, looping it. what names the
+ * run on the progress line: "warm-up", "soak"... */
+static int run_pace(const ramp_opts *o, const char *what, double pace, uint64_t duration_ns,
+                    uint64_t spawn_ns, run_out *out)
 {
-    run_spec spec = { pace, duration_ns, spawn_ns, 0, 1.0 };
+    char label[96], text[32];
+    rp_capacity_format_pace(o->unit, pace, text, sizeof text);
+    snprintf(label, sizeof label, "%s at %s", what, text);
+    /* Users are measured from the end of their start, in whole seconds. */
+    run_spec spec = { label, pace, duration_ns, spawn_ns, 0, 1.0, spawn_ns };
     return run_spec_once(o, &spec, out);
 }
 
@@ -188,7 +220,7 @@ static void whole_run_figures(const ramp_opts *o, const run_out *r, uint64_t mea
 static int window_figures(const run_out *r, uint64_t from_ns, uint64_t to_ns,
                           rp_capacity_step *s)
 {
-    uint64_t start = r->res.start_wall_ns;
+    uint64_t start = r->res.results_wall_ns;
     int64_t first = (int64_t)((start + from_ns + 999999999ull) / 1000000000ull);
     int64_t last = (int64_t)((start + to_ns) / 1000000000ull);   /* exclusive */
     if (last <= first)
@@ -225,7 +257,7 @@ static int run_paced_step(const ramp_opts *o, double pace, rp_capacity_step *s, 
     run_out r;
     uint64_t warm_ns = (uint64_t)((double)o->hold_ns * o->warmup);
     if (warm_ns >= 1000000) {
-        int rc = run_pace(o, pace, warm_ns, 0, &r);
+        int rc = run_pace(o, "warm-up", pace, warm_ns, 0, &r);
         if (rc != 0)
             return rc;
         x->interrupted = r.res.interrupted;
@@ -234,7 +266,7 @@ static int run_paced_step(const ramp_opts *o, double pace, rp_capacity_step *s, 
             return 0;
     }
     uint64_t measured_ns = o->hold_ns - warm_ns;
-    int rc = run_pace(o, pace, measured_ns, 0, &r);
+    int rc = run_pace(o, "step", pace, measured_ns, 0, &r);
     if (rc != 0)
         return rc;
     x->interrupted = r.res.interrupted;
@@ -251,7 +283,7 @@ static int run_users_step(const ramp_opts *o, double users, rp_capacity_step *s,
 {
     run_out r;
     uint64_t warm_ns = (uint64_t)((double)o->hold_ns * o->warmup);
-    int rc = run_pace(o, users, o->hold_ns, warm_ns, &r);
+    int rc = run_pace(o, "step", users, o->hold_ns, warm_ns, &r);
     if (rc != 0)
         return rc;
     x->interrupted = r.res.interrupted;
@@ -280,29 +312,13 @@ int ramp_run_step(const ramp_opts *o, double pace, rp_capacity_step *s, ramp_ext
 
 /* ---- recovery and soak ---- */
 
-/* The run's p95 per second; -1 for a second without a response. */
-static int per_second_p95(const run_out *r, rp_capacity_series *out)
-{
-    size_t n = rp_results_second_count(r->results);
-    out->count = 0;
-    out->p95_ms = malloc((n > 0 ? n : 1) * sizeof *out->p95_ms);
-    if (out->p95_ms == NULL)
-        return -1;
-    for (size_t i = 0; i < n; i++) {
-        const rp_results_second *sec = rp_results_second_at(r->results, i);
-        out->p95_ms[i] = sec->rt_count > 0 ? ms(sec->rt_p95_us) : -1;
-    }
-    out->count = n;
-    return 0;
-}
-
 /* The p95 of each whole second from from_ns after the run's start; -1 for
  * a second without a response. *lead_s is the time from from_ns to the
  * first of those seconds. */
 static int seconds_after(const run_out *r, uint64_t from_ns, rp_capacity_series *out,
                          double *lead_s)
 {
-    uint64_t from_wall = r->res.start_wall_ns + from_ns;
+    uint64_t from_wall = r->res.results_wall_ns + from_ns;
     int64_t first = (int64_t)((from_wall + 999999999ull) / 1000000000ull);
     *lead_s = ((double)first * 1e9 - (double)from_wall) / 1e9;
     size_t n = rp_results_second_count(r->results), count = 0;
@@ -345,8 +361,8 @@ int ramp_run_recovery(const ramp_opts *o, double knee_pace, double first_p95_ms,
     uint64_t spawn_ns = users ? warm_ns : 0;
     uint64_t overload_ns = (warm_ns > MIN_OVERLOAD_NS ? warm_ns : MIN_OVERLOAD_NS) + spawn_ns;
     uint64_t after_ns = o->hold_ns > MIN_RECOVERY_NS ? o->hold_ns : MIN_RECOVERY_NS;
-    run_spec spec = { knee_pace, overload_ns + after_ns, spawn_ns, overload_ns,
-                      knee_pace / rec->pace };
+    run_spec spec = { "recovery: knee pace, then half", knee_pace, overload_ns + after_ns,
+                      spawn_ns, overload_ns, knee_pace / rec->pace, overload_ns };
     int rc = run_spec_once(o, &spec, &r);
     if (rc != 0)
         return rc;
@@ -401,27 +417,31 @@ static double median(const double *v, size_t from, size_t to)
 int ramp_run_soak(const ramp_opts *o, double pace, rp_capacity_soak *soak, ramp_extra *x)
 {
     run_out r;
-    uint64_t spawn_ns = (uint64_t)((double)o->hold_ns * o->warmup);
+    int users = o->unit == RP_CAPACITY_USERS;
+    /* Users start first, over the warm-up share of a hold, and the soak is
+     * measured after that, so their start does not count as a trend. */
+    uint64_t spawn_ns = users ? (uint64_t)((double)o->hold_ns * o->warmup) : 0;
     soak->pace = pace;
-    int rc = run_pace(o, pace, o->soak_ns, spawn_ns < o->soak_ns ? spawn_ns : 0, &r);
+    int rc = run_pace(o, "soak", pace, spawn_ns + o->soak_ns, spawn_ns, &r);
     if (rc != 0)
         return rc;
     x->interrupted = r.res.interrupted;
     soak->ran = 1;
-    const rp_results_group *t = rp_results_total(r.results);
-    /* Over the time to the last response, or to the stop when interrupted. */
-    uint64_t span_ns = r.res.duration_ns > o->soak_ns ? r.res.duration_ns : o->soak_ns;
-    if (x->interrupted)
-        span_ns = r.res.duration_ns > 0 ? r.res.duration_ns : 1;
-    soak->duration_s = x->interrupted ? (double)span_ns / 1e9 : (double)o->soak_ns / 1e9;
-    soak->achieved_rate = (double)t->responses / ((double)span_ns / 1e9);
-    soak->error_rate = rp_results_error_rate(t);
-    rc = per_second_p95(&r, &soak->series);
-    free_run(&r);
-    if (rc != 0) {
+
+    rp_capacity_step w;
+    memset(&w, 0, sizeof w);
+    double lead_s = 0;
+    if (window_figures(&r, spawn_ns, spawn_ns + o->soak_ns, &w) != 0 ||
+        seconds_after(&r, spawn_ns, &soak->series, &lead_s) != 0) {
+        free_run(&r);
         fprintf(stderr, "reprise ramp: out of memory\n");
         return RP_EXIT_FAIL;
     }
+    uint64_t ran_ns = r.res.duration_ns > spawn_ns ? r.res.duration_ns - spawn_ns : 0;
+    soak->duration_s = (double)(x->interrupted ? ran_ns : o->soak_ns) / 1e9;
+    soak->achieved_rate = w.achieved_rate;
+    soak->error_rate = w.error_rate;
+    free_run(&r);
 
     /* Thirds of the seconds; a soak shorter than 3 s has no trend. */
     size_t n = soak->series.count, third = n / 3;

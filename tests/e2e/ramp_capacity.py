@@ -106,6 +106,7 @@ def ramp(trace, directory, name, *target_args, ramp_args=(), steps=STEPS, knee=T
         rc, out, err = rt.run(["ramp", trace, "--target", target.url, *steps,
                                *ramp_args, "--report", report_path], timeout=120)
     rt.check_eq(rc, 0, "%s: ramp exit code (stderr %r)" % (name, err.strip()))
+    rt.check("\r" not in err, "%s: no progress line without a terminal" % name)
     if knee:
         rt.check("capacity:" in out and "knee:" in out and "recovery:" in out,
                  "%s: the terminal summary names capacity, knee and recovery" % name)
@@ -193,6 +194,21 @@ def interrupted_ramp(trace, directory):
     rt.check_eq(len(report.get("steps", [])), 1, "interrupted ramp: the finished step is kept")
 
 
+def progress_line(trace):
+    """On a terminal, a progress line names the run and its figures once a
+    second. The other ramps here run without a terminal and show none."""
+    with rt.Target("--workers", "2", "--delay", "10", log=False) as target:
+        rc, text = rt.read_pty([rt.REPRISE, "ramp", trace, "--target", target.url,
+                                "--start-rate", "100", "--step-rate", "100",
+                                "--max-rate", "200", "--hold", "3s", "--warmup", "50%"], 60)
+    rt.check_eq(rc, 0, "progress: exit code")
+    lines = [part for part in text.split("\r") if "sent" in part and "in flight" in part]
+    rt.check(any("step at 100/s" in line for line in lines),
+             "progress: the line names the step (%r)" % lines[:3])
+    rt.check(any("warm-up at 200/s" in line for line in lines),
+             "progress: the line names the warm-up")
+
+
 def check_outputs(directory, report_path, md, html):
     """The ramp's Markdown equals what reprise report makes from its JSON,
     and its HTML states the stable rate."""
@@ -267,6 +283,7 @@ def main():
     trace = make_trace(directory)
     bad_options(trace)
     early_failures(trace, directory)
+    progress_line(trace)
     interrupted_ramp(trace, directory)
 
     md = os.path.join(directory, "latency.md")

@@ -14,9 +14,7 @@ warning, the generator's CPU use, --threads, and the progress line.
 
 import json
 import os
-import pty
 import resource
-import select
 import subprocess
 import sys
 import time
@@ -134,36 +132,11 @@ def check_threads(trace, tmp):
     rt.check("2 threads" in out, "--threads 2: summary names the threads")
 
 
-def read_pty(cmd, timeout):
-    master, slave = pty.openpty()
-    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=slave)
-    os.close(slave)
-    data = b""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([master], [], [], 1)
-        if not ready:
-            if proc.poll() is not None:
-                break
-            continue
-        try:
-            chunk = os.read(master, 4096)
-        except OSError:
-            break
-        if not chunk:
-            break
-        data += chunk
-    proc.wait(timeout=10)
-    os.close(master)
-    return proc.returncode, data.decode(errors="replace")
-
-
 def check_progress(tmp):
     # Two requests 3.5 s apart: the progress line shows the wait.
     trace = make_trace(tmp, "pause", [(0, 1, "/p0"), (3500, 1, "/p1")])
     with rt.Target() as target:
-        rc, text = read_pty([rt.REPRISE, "replay", trace, "--target", target.url], 30)
+        rc, text = rt.read_pty([rt.REPRISE, "replay", trace, "--target", target.url], 30)
         rows = target.read_log()
         rc2, out, err = rt.run(["replay", trace, "--target", target.url, "--speed", "10"])
     rt.check_eq(rc, 0, "progress: exit code")

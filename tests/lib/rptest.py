@@ -22,6 +22,8 @@ a script can also run on its own from the repository root.
 
 import atexit
 import os
+import pty
+import select
 import selectors
 import shutil
 import signal
@@ -459,3 +461,31 @@ def get(port, path="/", host="127.0.0.1", headers=None, timeout=5.0):
     with HttpConn(port, host, timeout) as conn:
         conn.send("\r\n".join(lines) + "\r\n\r\n")
         return conn.response()
+
+
+def read_pty(cmd, timeout):
+    """Run cmd with stderr on a pseudo-terminal, so it behaves as on a
+    terminal. Return (rc, everything written to stderr).
+    """
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=slave)
+    os.close(slave)
+    data = b""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([master], [], [], 1)
+        if not ready:
+            if proc.poll() is not None:
+                break
+            continue
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        data += chunk
+    proc.wait(timeout=10)
+    os.close(master)
+    return proc.returncode, data.decode(errors="replace")
