@@ -44,9 +44,9 @@ typedef struct rp_html_chart {
 /* Writes the document head (title escaped) and opens the body. */
 void rp_html_begin(FILE *f, const char *title);
 
-/* Closes the body and document, then the file. body_failed says that
- * writing the body ran out of memory. Returns 0, or -1 with err naming
- * path and the problem. */
+/* Closes the body and document, then the file. body_failed is nonzero
+ * when writing the body ran out of memory. Returns 0, or -1 with err
+ * naming path and the problem. */
 int rp_html_end(FILE *f, const char *path, int body_failed, char *err, size_t errlen);
 
 /* Writes s with &, <, >, " and ' escaped. */

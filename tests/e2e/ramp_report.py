@@ -3,11 +3,11 @@ capacity report from reprise ramp.
 
 The report is written here with known figures (five rate steps, a latency
 knee at step 5, a recovery and a steady soak), so every figure the pages
-show can be checked: headless Chromium must render the HTML with one point
-per step on the capacity curve and the step charts, the result table must
-hold the stable rate, and the screenshot must show the p95 line in its
-color. The Markdown must hold the same figures, and bad uses of the
-command must be refused.
+show can be checked. Headless Chromium must render the HTML with one point
+per step on the capacity curve and the step charts. The result table must
+contain the stable rate, and the screenshot must show the p95 line in its
+color. The Markdown must contain the same figures, and bad uses of the
+command must be rejected.
 """
 
 import json
