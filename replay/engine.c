@@ -203,11 +203,7 @@ static int prepare(engine *e, char *err, size_t errlen)
 {
     const rp_engine_config *cfg = e->cfg;
     rp_rules_init(&e->default_rules);
-    int v6 = strchr(cfg->target->host, ':') != NULL;
-    snprintf(e->default_rules.host, sizeof e->default_rules.host, "%s%s%s:%u", v6 ? "[" : "",
-             cfg->target->host, v6 ? "]" : "", (unsigned)cfg->target->port);
-    snprintf(e->default_rules.base_path, sizeof e->default_rules.base_path, "%s",
-             cfg->target->base_path);
+    rp_rules_set_target(&e->default_rules, cfg->target);
     e->sh.rules = cfg->rules ? cfg->rules : &e->default_rules;
 
     e->sh.plan = cfg->plan;

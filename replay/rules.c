@@ -424,3 +424,11 @@ int rp_method_is_mutating(const char *m, size_t len)
     return (len == 4 && memcmp(m, "POST", 4) == 0) || (len == 3 && memcmp(m, "PUT", 3) == 0) ||
            (len == 5 && memcmp(m, "PATCH", 5) == 0) || (len == 6 && memcmp(m, "DELETE", 6) == 0);
 }
+
+void rp_rules_set_target(rp_rules *r, const rp_target *t)
+{
+    int v6 = strchr(t->host, ':') != NULL;
+    snprintf(r->host, sizeof r->host, "%s%s%s:%u", v6 ? "[" : "", t->host, v6 ? "]" : "",
+             (unsigned)t->port);
+    snprintf(r->base_path, sizeof r->base_path, "%s", t->base_path);
+}

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "formats/trace.h"
+#include "replay/target.h"
 
 #define RP_RULES_MAX_EDITS 32     /* distinct header names set or removed */
 
@@ -51,6 +52,10 @@ typedef struct rp_rules {
 
 void rp_rules_init(rp_rules *r);
 void rp_rules_free(rp_rules *r);
+
+/* Sets the Host value and base path that requests get from target t:
+ * "host:port", with brackets around an IPv6 address. */
+void rp_rules_set_target(rp_rules *r, const rp_target *t);
 
 /* Adds "Name: value": the value replaces every captured line of that name
  * (sent once, at the first one's place) or is added after the captured

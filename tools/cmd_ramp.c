@@ -1,10 +1,10 @@
 /* reprise ramp: a stepped capacity test. It replays a trace at a rising
  * pace (a speed, a request rate or a number of users), one step at a
  * time, until the knee: latency, errors or the generator's own limit. The
- * highest stable step is the capacity. A step at half the knee pace checks
- * that the target recovers, and --soak runs the stable step longer to see
- * whether it keeps degrading. Running the steps is tools/ramp_run.c; the
- * report's formats are formats/capacity*.c. */
+ * highest stable step is the capacity. A recovery run drops from the knee
+ * pace to half of it to check that the target recovers, and --soak runs the
+ * stable step longer to see whether it keeps degrading. tools/ramp_run.c
+ * runs the steps, and formats/capacity*.c writes the report. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -36,8 +36,9 @@ static void usage(FILE *out)
         "(the trace loops so a step lasts --hold). The knee is the first step whose\n"
         "p95 reaches --knee-factor times the first step's, whose error rate exceeds\n"
         "--max-error-rate, or at which the generator itself falls behind. The highest\n"
-        "step before the knee is the capacity. A step at half the knee pace then\n"
-        "shows how long p95 takes to come back within 20%% of the first step's.\n"
+        "step before the knee is the capacity. A recovery run then overloads the\n"
+        "target at the knee pace again, drops to half of it, and shows how long p95\n"
+        "takes to come back within 20%% of the first step's.\n"
         "\n"
         "STEPS, one kind (the maximum defaults to 20 steps):\n"
         "  --start Nx --step Nx [--max Nx]\n"
@@ -291,7 +292,7 @@ static int check_steps(ramp_opts *o, const steps_seen *seen)
 }
 
 /* A users step is measured over the whole seconds after its warm-up, so
- * it needs a few of them. */
+ * it needs at least one. */
 static int check_users_hold(const ramp_opts *o)
 {
     double measured_ns = (double)o->hold_ns * (1.0 - o->warmup);
@@ -447,17 +448,8 @@ static int ramp(const ramp_opts *o, rp_capacity *c)
     return x.interrupted ? 130 : RP_EXIT_OK;
 }
 
-static void set_rules_target(ramp_opts *o)
-{
-    const rp_target *t = &o->target;
-    int v6 = strchr(t->host, ':') != NULL;
-    snprintf(o->rules.host, sizeof o->rules.host, "%s%s%s:%u", v6 ? "[" : "", t->host,
-             v6 ? "]" : "", (unsigned)t->port);
-    snprintf(o->rules.base_path, sizeof o->rules.base_path, "%s", t->base_path);
-}
-
-/* Checks that each output can be written, so a long ramp does not end
- * unable to write its report: opens the file for writing without
+/* Checks that an output can be written, so a long ramp does not end
+ * unable to write its report. It opens the file for writing without
  * truncating it, and removes it again when it did not exist. */
 static int check_output(const char *option, const char *path)
 {
@@ -534,7 +526,7 @@ int cmd_ramp(int argc, char **argv)
         rp_rules_free(&o.rules);
         return RP_EXIT_FAIL;
     }
-    set_rules_target(&o);
+    rp_rules_set_target(&o.rules, &o.target);
     /* Keeps timer wake-ups precise, as reprise replay does. */
     prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
     rp_capacity *c = malloc(sizeof *c);

@@ -791,15 +791,6 @@ static void warn_mutating(const replay_opts *o, const rp_plan *p)
             total == 1 ? "" : "s", list, o->passes != 1 ? " in each pass" : "");
 }
 
-static void set_rules_target(replay_opts *o)
-{
-    const rp_target *t = &o->target;
-    int v6 = strchr(t->host, ':') != NULL;
-    snprintf(o->rules.host, sizeof o->rules.host, "%s%s%s:%u", v6 ? "[" : "", t->host,
-             v6 ? "]" : "", (unsigned)t->port);
-    snprintf(o->rules.base_path, sizeof o->rules.base_path, "%s", t->base_path);
-}
-
 static void fill_engine_config(const replay_opts *o, const rp_plan *plan, rp_engine_config *cfg)
 {
     *cfg = (rp_engine_config){
@@ -1341,7 +1332,7 @@ int cmd_replay(int argc, char **argv)
         free_opts(&o);
         return RP_EXIT_FAIL;
     }
-    set_rules_target(&o);
+    rp_rules_set_target(&o.rules, &o.target);
 
     rp_plan plan;
     rc = build_plan(&o, &plan);

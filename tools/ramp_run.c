@@ -31,7 +31,7 @@
 /* One engine run: the pace, how long, how the users start, and an
  * optional pace change. */
 typedef struct run_spec {
-    const char *label;           /* for the progress line, e.g. "step 3" */
+    const char *label;           /* for the progress line, e.g. "step at 150/s" */
     double pace;
     uint64_t duration_ns;
     uint64_t spawn_ns;           /* users start over this */
@@ -177,7 +177,7 @@ static int run_pace(const ramp_opts *o, const char *what, double pace, uint64_t 
     char label[96], text[32];
     rp_capacity_format_pace(o->unit, pace, text, sizeof text);
     snprintf(label, sizeof label, "%s at %s", what, text);
-    /* Users are measured from the end of their start, in whole seconds. */
+    /* A users run's seconds start once all its users have started. */
     run_spec spec = { label, pace, duration_ns, spawn_ns, 0, 1.0, spawn_ns };
     return run_spec_once(o, &spec, out);
 }
@@ -354,9 +354,9 @@ int ramp_run_recovery(const ramp_opts *o, double knee_pace, double first_p95_ms,
     if (users)
         rec->pace = rec->pace < 1 ? 1 : floor(rec->pace);
 
-    /* The knee pace again for the warm-up share of a hold (users first
-     * start over that much), so the overload builds up, then the drop in
-     * the same run: the same connections, and no drain in between. */
+    /* The knee pace runs again for the warm-up share of a hold (users first
+     * start over that much), so the overload builds up. The drop follows in
+     * the same run, on the same connections and with no drain in between. */
     uint64_t warm_ns = (uint64_t)((double)o->hold_ns * o->warmup);
     uint64_t spawn_ns = users ? warm_ns : 0;
     uint64_t overload_ns = (warm_ns > MIN_OVERLOAD_NS ? warm_ns : MIN_OVERLOAD_NS) + spawn_ns;

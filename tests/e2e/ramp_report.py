@@ -113,11 +113,11 @@ def check_screenshot(html, tmp):
     rt.check_between(red, 300, None, "the p95 lines are drawn in red")
 
 
-def check_refusals(path, tmp):
+def check_rejections(path, tmp):
     rc, _, err = rt.run(["report", path, "--csv", os.path.join(tmp, "x")])
     rt.check_eq(rc, 2, "report --csv on a capacity report exit status")
     rt.check("capacity report" in err and "--html and --markdown" in err,
-             "the refusal says what a capacity report takes (%r)" % err.strip())
+             "the rejection says what a capacity report takes (%r)" % err.strip())
     not_cap = os.path.join(tmp, "other.json")
     with open(not_cap, "w") as f:
         f.write('{"steps": 3}')
@@ -135,7 +135,7 @@ def main():
     rt.check_eq(rc, 0, "report exit status (stderr %r)" % err.strip())
     check_terminal(out)
     check_markdown(md)
-    check_refusals(path, tmp)
+    check_rejections(path, tmp)
     rt.check(browser.available(), "chromium is installed (make deps installs it)")
     if browser.available() and os.path.exists(html):
         check_dom(html)
